@@ -1,0 +1,118 @@
+"""The composition root: ``create_app(settings)`` builds everything; nothing is built at import."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request, Response
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from sqlalchemy import Engine
+from sqlalchemy.exc import OperationalError
+
+from ninefold import __version__
+from ninefold.config import Settings
+from ninefold.core.clock import Clock, SystemClock
+from ninefold.db.engine import make_engine, make_session_factory
+from ninefold.errors import NinefoldError
+from ninefold.system.metrics import make_metrics
+
+log = logging.getLogger("ninefold")
+
+
+def create_app(
+    settings: Settings,
+    *,
+    clock: Clock | None = None,
+    engine: Engine | None = None,
+    start_engine: bool | None = None,
+) -> FastAPI:
+    """Build the ninefold application for ``settings``.
+
+    ``clock`` and ``engine`` may be injected (tests); ``start_engine`` overrides
+    ``settings.engine_enabled`` for the background evaluation loop.
+    """
+    from ninefold.catalog.api import router as catalog_router
+    from ninefold.engine.runner import EngineRunner
+    from ninefold.identity.api import router as identity_router
+    from ninefold.slo.api import router as slo_router
+    from ninefold.system.api import router as system_router
+
+    db = engine or make_engine(settings.database_url)
+    run_engine = settings.engine_enabled if start_engine is None else start_engine
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        runner = None
+        if run_engine:
+            runner = EngineRunner(app.state)
+            runner.start()
+        try:
+            yield
+        finally:
+            if runner is not None:
+                runner.stop()
+
+    app = FastAPI(
+        title="ninefold",
+        version=__version__,
+        description="SLOs and error budgets, burn-rate alerting and the service catalog.",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.engine = db
+    app.state.session_factory = make_session_factory(db)
+    app.state.clock = clock or SystemClock()
+    app.state.metrics = make_metrics()
+
+    @app.exception_handler(NinefoldError)
+    async def _ninefold_error(_request: Request, exc: NinefoldError) -> JSONResponse:
+        headers = {"WWW-Authenticate": "Bearer"} if exc.status_code == 401 else None
+        return JSONResponse({"detail": exc.message}, status_code=exc.status_code, headers=headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = [
+            {
+                "loc": [str(p) for p in e.get("loc", ())],
+                "msg": str(e.get("msg", "")),
+                "type": e.get("type"),
+            }
+            for e in exc.errors()
+        ]
+        first = errors[0] if errors else {"loc": [], "msg": "invalid request"}
+        where = ".".join(str(p) for p in first["loc"])
+        return JSONResponse(
+            {"detail": f"{where}: {first['msg']}", "errors": errors}, status_code=422
+        )
+
+    @app.exception_handler(OperationalError)
+    async def _db_down(_request: Request, exc: OperationalError) -> JSONResponse:
+        log.warning("database unavailable: %s", type(exc).__name__)
+        return JSONResponse(
+            {"detail": "database unavailable, retry later"},
+            status_code=503,
+            headers={"Retry-After": "5"},
+        )
+
+    @app.middleware("http")
+    async def _observe(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        started = time.perf_counter()
+        response = await call_next(request)
+        route = request.scope.get("route")
+        path = getattr(route, "path", "unmatched")
+        metrics = request.app.state.metrics
+        metrics.http_requests.labels(request.method, path, str(response.status_code)).inc()
+        metrics.http_duration.labels(path).observe(time.perf_counter() - started)
+        return response
+
+    app.include_router(system_router)
+    app.include_router(identity_router, prefix="/api/v1")
+    app.include_router(catalog_router, prefix="/api/v1")
+    app.include_router(slo_router, prefix="/api/v1")
+    return app

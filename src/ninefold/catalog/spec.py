@@ -1,0 +1,275 @@
+"""The ninefold catalog-as-code format: what a YAML file in the config directory may hold.
+
+A config directory holds any number of ``*.yaml``/``*.yml`` files. Each file is a mapping with any
+of the top-level keys ``teams``, ``users``, ``services`` and ``slos``, each a list. These Pydantic
+models are the one definition of that format; the loader adds file:line:column to their errors.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from ninefold.core.durations import parse_duration
+
+NAME_PATTERN = r"^[a-z0-9]([a-z0-9._-]{0,98}[a-z0-9])?$"
+_NAME_RE = re.compile(NAME_PATTERN)
+
+Name = Annotated[str, Field(pattern=NAME_PATTERN, description="lower-case slug: a-z, 0-9, . _ -")]
+Role = Literal["viewer", "responder", "admin"]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Contact(_Strict):
+    """How to reach a team."""
+
+    email: str | None = None
+    slack: str | None = None
+    phone: str | None = None
+    url: str | None = None
+
+
+class MemberSpec(_Strict):
+    """A team member, referring to a user by name."""
+
+    user: Name
+    role: Literal["member", "lead"] = "member"
+
+
+class UserSpec(_Strict):
+    """A person who can be on call, own things and log in."""
+
+    name: Name
+    email: str | None = None
+    display_name: str | None = None
+    role: Role = "viewer"
+    timezone: str = "UTC"
+
+    @field_validator("timezone")
+    @classmethod
+    def _tz(cls, value: str) -> str:
+        return check_timezone(value)
+
+
+class TeamSpec(_Strict):
+    """A team: owns services, holds members."""
+
+    name: Name
+    display_name: str | None = None
+    description: str | None = None
+    contact: Contact = Contact()
+    members: list[MemberSpec] = []
+
+
+class Links(_Strict):
+    """Where to find more about a service."""
+
+    runbook: str | None = None
+    dashboard: str | None = None
+    repository: str | None = None
+
+
+class GatePolicy(_Strict):
+    """Error-budget policy for release gates: block releases when budget falls below the floor."""
+
+    min_budget_remaining: float = Field(default=0.0, ge=-1.0, le=1.0)
+    block_on_no_data: bool = False
+
+
+class ServiceSpec(_Strict):
+    """A service in the catalog."""
+
+    name: Name
+    display_name: str | None = None
+    tier: int = Field(default=2, ge=0, le=3)
+    owner: Name
+    description: str | None = None
+    lifecycle: str | None = None
+    system: str | None = None
+    depends_on: list[Name] = []
+    links: Links = Links()
+    labels: dict[str, str] = {}
+    gate: GatePolicy | None = None
+
+
+class RollingWindow(_Strict):
+    """A rolling window such as the last 30 days."""
+
+    rolling: str
+
+    @field_validator("rolling")
+    @classmethod
+    def _dur(cls, value: str) -> str:
+        seconds = parse_duration(value)
+        if seconds % 60:
+            raise ValueError("rolling window must be a whole number of minutes")
+        return value
+
+
+class CalendarWindow(_Strict):
+    """A calendar window: the current week, month or quarter in a time zone."""
+
+    calendar: Literal["week", "month", "quarter"]
+    timezone: str = "UTC"
+
+    @field_validator("timezone")
+    @classmethod
+    def _tz(cls, value: str) -> str:
+        return check_timezone(value)
+
+
+class Timeslice(_Strict):
+    """OpenSLO Timeslices budgeting: a slice is good when its ratio reaches ``target``."""
+
+    length: str = "1m"
+    target: float = Field(default=0.95, gt=0.0, le=1.0)
+
+    @field_validator("length")
+    @classmethod
+    def _len(cls, value: str) -> str:
+        seconds = parse_duration(value)
+        if seconds % 60 or 86400 % seconds:
+            raise ValueError(
+                "timeslice length must be whole minutes that divide a day (1m, 5m, 1h …)"
+            )
+        return value
+
+
+class RatioSLI(_Strict):
+    """Good (or bad) events over total events. Queries are PromQL selectors or expressions
+    giving counters; they are only needed when the source is ``prometheus``."""
+
+    good: str | None = None
+    bad: str | None = None
+    total: str | None = None
+
+    @model_validator(mode="after")
+    def _one_of(self) -> RatioSLI:
+        if self.good is not None and self.bad is not None:
+            raise ValueError("give either good or bad, not both")
+        return self
+
+
+class LatencySLI(_Strict):
+    """Requests faster than ``threshold`` seconds over all requests, from a histogram."""
+
+    histogram: str | None = None
+    threshold: float = Field(gt=0)
+    selector: str = ""
+
+
+class AvailabilitySLI(_Strict):
+    """A 0/1 probe gauge (e.g. blackbox exporter ``probe_success``); each sample is an event."""
+
+    probe: str | None = None
+
+
+class SLISpec(_Strict):
+    """Exactly one SLI kind."""
+
+    ratio: RatioSLI | None = None
+    latency: LatencySLI | None = None
+    availability: AvailabilitySLI | None = None
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> SLISpec:
+        given = [k for k in ("ratio", "latency", "availability") if getattr(self, k) is not None]
+        if len(given) != 1:
+            raise ValueError("sli needs exactly one of: ratio, latency, availability")
+        return self
+
+    @property
+    def kind(self) -> Literal["ratio", "latency", "availability"]:
+        """The SLI kind given."""
+        if self.ratio is not None:
+            return "ratio"
+        if self.latency is not None:
+            return "latency"
+        return "availability"
+
+
+class AlertingSpec(_Strict):
+    """Which burn-rate alerts to evaluate, and when missing data becomes its own alert."""
+
+    page: bool = True
+    ticket: bool = True
+    no_data_after: str = "15m"
+    page_labels: dict[str, str] = {}
+    ticket_labels: dict[str, str] = {}
+
+    @field_validator("no_data_after")
+    @classmethod
+    def _dur(cls, value: str) -> str:
+        parse_duration(value)
+        return value
+
+
+class SLOSpec(_Strict):
+    """A service level objective."""
+
+    name: Name
+    service: Name
+    display_name: str | None = None
+    description: str | None = None
+    objective: float = Field(gt=0.0, lt=1.0, description="target ratio, e.g. 0.999")
+    window: RollingWindow | CalendarWindow = RollingWindow(rolling="30d")
+    budgeting: Literal["occurrences", "timeslices"] = "occurrences"
+    timeslice: Timeslice | None = None
+    source: Literal["push", "prometheus"] = "push"
+    sli: SLISpec
+    alerting: AlertingSpec = AlertingSpec()
+    labels: dict[str, str] = {}
+
+    @model_validator(mode="after")
+    def _consistent(self) -> SLOSpec:
+        if self.budgeting == "timeslices" and self.timeslice is None:
+            object.__setattr__(self, "timeslice", Timeslice())
+        if self.source == "prometheus":
+            missing = prometheus_queries_missing(self.sli)
+            if missing:
+                raise ValueError(f"source prometheus needs sli queries: {missing}")
+        return self
+
+
+class ConfigFile(_Strict):
+    """One YAML file of the config directory."""
+
+    teams: list[TeamSpec] = []
+    users: list[UserSpec] = []
+    services: list[ServiceSpec] = []
+    slos: list[SLOSpec] = []
+
+
+def prometheus_queries_missing(sli: SLISpec) -> str:
+    """Name the PromQL fields a Prometheus-backed SLI lacks (empty string when complete)."""
+    if sli.ratio is not None:
+        if sli.ratio.total is None or (sli.ratio.good is None and sli.ratio.bad is None):
+            return "ratio.total and ratio.good or ratio.bad"
+    elif sli.latency is not None:
+        if sli.latency.histogram is None:
+            return "latency.histogram"
+    elif sli.availability is not None and sli.availability.probe is None:
+        return "availability.probe"
+    return ""
+
+
+def check_timezone(value: str) -> str:
+    """Validate an IANA time zone name."""
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ValueError(
+            f"unknown time zone {value!r} (use an IANA name like Europe/Berlin)"
+        ) from exc
+    return value
+
+
+def is_name(value: str) -> bool:
+    """Whether ``value`` is a valid ninefold object name."""
+    return bool(_NAME_RE.match(value))

@@ -1,0 +1,31 @@
+"""The ``ninefold`` command."""
+
+from __future__ import annotations
+
+import typer
+
+from ninefold import __version__
+from ninefold.cli import catalog, db, serve, slo, token
+
+app = typer.Typer(
+    name="ninefold",
+    help="ninefold: SLOs, error budgets and the service catalog, self-hosted.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+app.add_typer(db.app, name="db")
+app.add_typer(token.app, name="token")
+app.command("serve")(serve.serve)
+catalog.register(app)
+slo.register(app)
+
+
+@app.command()
+def version() -> None:
+    """Print ninefold's version."""
+    print(__version__)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()

@@ -1,0 +1,111 @@
+"""Settings: NINEFOLD_* environment variables, optionally a YAML/TOML-free ``.env``-style file.
+
+Settings are read from, in order of precedence: explicit keyword arguments, ``NINEFOLD_*``
+environment variables, and the config file named by ``NINEFOLD_CONFIG_FILE`` (YAML mapping of
+the same names, lower case, without the prefix). Nothing is read at import time.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+from ninefold.errors import ConfigError
+
+DEFAULT_DB = "sqlite:///ninefold.db"
+
+
+class Settings(BaseSettings):
+    """Validated ninefold settings."""
+
+    model_config = SettingsConfigDict(env_prefix="NINEFOLD_", extra="forbid")
+
+    database_url: str = Field(
+        DEFAULT_DB, description="SQLAlchemy URL: sqlite:///file.db or postgresql+psycopg://…"
+    )
+    host: str = "127.0.0.1"
+    port: int = Field(8080, ge=1, le=65535)
+    config_dir: Path | None = Field(
+        None, description="catalog YAML directory applied at serve start"
+    )
+    evaluation_interval_seconds: float = Field(30.0, gt=0, le=3600)
+    engine_enabled: bool = True
+    prometheus_url: str | None = Field(
+        None, description="default Prometheus for source: prometheus SLOs"
+    )
+    prometheus_timeout_seconds: float = Field(10.0, gt=0, le=300)
+    max_event_age_days: int = Field(35, ge=1, le=3660, description="oldest pushed event accepted")
+    max_event_future_seconds: int = Field(300, ge=0, le=86400, description="clock skew allowed")
+    retention_days: int = Field(400, ge=1)
+    default_gate_min_budget: float = Field(0.0, ge=-1.0, le=1.0)
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+    public_url: str = "http://127.0.0.1:8080"
+
+    @field_validator("database_url")
+    @classmethod
+    def _db_url(cls, value: str) -> str:
+        if not (value.startswith("sqlite") or value.startswith("postgresql")):
+            raise ValueError("database_url must be sqlite:///… or postgresql+psycopg://…")
+        if value.startswith("postgresql://") or value.startswith("postgres://"):
+            # psycopg 3 is the driver we ship; spell it out so SQLAlchemy does not look for psycopg2.
+            value = "postgresql+psycopg://" + value.split("://", 1)[1]
+        return value
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """Keyword arguments beat the environment, which beats the config file."""
+        return (init_settings, env_settings, _FileSource(settings_cls))
+
+    @property
+    def is_sqlite(self) -> bool:
+        """Whether the database is SQLite."""
+        return self.database_url.startswith("sqlite")
+
+
+class _FileSource(PydanticBaseSettingsSource):
+    """Reads the YAML file named by NINEFOLD_CONFIG_FILE, if any."""
+
+    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
+        return None, field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        path = os.environ.get("NINEFOLD_CONFIG_FILE")
+        if not path:
+            return {}
+        from ruamel.yaml import YAML
+        from ruamel.yaml.error import YAMLError
+
+        try:
+            text = Path(path).read_text(encoding="utf-8")
+        except OSError as exc:
+            raise ConfigError(f"{path}: cannot read config file: {exc.strerror}") from exc
+        try:
+            data = YAML(typ="safe").load(text) or {}
+        except YAMLError as exc:
+            raise ConfigError(f"{path}: invalid YAML: {exc}") from exc
+        if not isinstance(data, dict):
+            raise ConfigError(f"{path}: the config file must be a mapping of setting names")
+        return {str(k): v for k, v in data.items()}
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Build Settings or raise ConfigError with one line per problem."""
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        lines = []
+        for err in exc.errors():
+            name = ".".join(str(p) for p in err["loc"]) or "settings"
+            lines.append(f"NINEFOLD_{name.upper()}: {err['msg']}")
+        raise ConfigError("invalid settings:\n  " + "\n  ".join(lines)) from None

@@ -1,0 +1,87 @@
+"""FastAPI dependencies shared by every router: session, clock, settings, principal."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy.orm import Session, sessionmaker
+
+from ninefold.config import Settings
+from ninefold.core.clock import Clock
+from ninefold.errors import Forbidden, Unauthorized
+from ninefold.identity import store as identity_store
+from ninefold.identity.tokens import role_allows
+
+
+def _factory(request: Request) -> sessionmaker[Session]:
+    factory: sessionmaker[Session] = request.app.state.session_factory
+    return factory
+
+
+def get_session(request: Request) -> Iterator[Session]:
+    """A session whose transaction commits when the endpoint returns without error."""
+    with _factory(request)() as session, session.begin():
+        yield session
+
+
+def get_clock(request: Request) -> Clock:
+    """The application's clock."""
+    clock: Clock = request.app.state.clock
+    return clock
+
+
+def get_settings(request: Request) -> Settings:
+    """The application's settings."""
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+SessionDep = Annotated[Session, Depends(get_session)]
+ClockDep = Annotated[Clock, Depends(get_clock)]
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+
+_bearer = HTTPBearer(auto_error=False, description="API token from `ninefold token create`")
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is calling: a token's id, name, role and optional team scope."""
+
+    token_id: int
+    name: str
+    role: str
+    team_id: int | None
+
+
+def require(role: str) -> Callable[..., Principal]:
+    """Dependency factory: the caller must present a live token with at least ``role``."""
+
+    def dependency(
+        request: Request,
+        credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+    ) -> Principal:
+        if credentials is None or credentials.scheme.lower() != "bearer":
+            raise Unauthorized("missing bearer token: send 'Authorization: Bearer <token>'")
+        clock = get_clock(request)
+        with _factory(request)() as session, session.begin():
+            token = identity_store.find_active_token(
+                session, secret=credentials.credentials, now=clock.now()
+            )
+            if token is None:
+                raise Unauthorized("invalid, expired or revoked token")
+            token.last_used_at = clock.now()
+            principal = Principal(token.id, token.name, token.role, token.team_id)
+        if not role_allows(principal.role, role):
+            raise Forbidden(f"this needs the {role} role; the token has {principal.role}")
+        return principal
+
+    return dependency
+
+
+Viewer = Annotated[Principal, Depends(require("viewer"))]
+Responder = Annotated[Principal, Depends(require("responder"))]
+Admin = Annotated[Principal, Depends(require("admin"))]

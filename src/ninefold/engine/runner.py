@@ -1,0 +1,89 @@
+"""The periodic-job runner: runs engine modules on an interval in a background thread.
+
+On PostgreSQL each module takes a session-level advisory lock first, so that with several
+replicas each module runs on exactly one of them; on SQLite there is a single process.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import zlib
+from collections.abc import Callable
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session
+
+log = logging.getLogger("ninefold.engine")
+
+Job = Callable[[Session, Any], object]
+
+
+def _lock_key(name: str) -> int:
+    return zlib.crc32(f"ninefold:{name}".encode()) & 0x7FFFFFFF
+
+
+class EngineRunner:
+    """Runs every registered job each ``evaluation_interval_seconds``."""
+
+    def __init__(self, state: Any) -> None:
+        self._state = state
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._lock_conn: Any = None
+
+    def jobs(self) -> list[tuple[str, Callable[[Any], object]]]:
+        """The engine modules, each a callable taking the app state."""
+        from ninefold.slo.jobs import run_with_state
+
+        return [("slo-evaluation", run_with_state)]
+
+    def start(self) -> None:
+        """Start the background thread."""
+        self._thread = threading.Thread(target=self._loop, name="ninefold-engine", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Ask the loop to stop and wait for it."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=30)
+        if self._lock_conn is not None:
+            self._lock_conn.close()
+
+    def _is_leader(self, name: str) -> bool:
+        engine = self._state.engine
+        if engine.dialect.name != "postgresql":
+            return True
+        try:
+            if self._lock_conn is None:
+                self._lock_conn = engine.connect()
+            got = self._lock_conn.execute(
+                text("SELECT pg_try_advisory_lock(:k)"), {"k": _lock_key(name)}
+            ).scalar()
+            self._lock_conn.commit()
+            return bool(got)
+        except SQLAlchemyError:
+            log.warning("leader election failed; will retry", exc_info=True)
+            if self._lock_conn is not None:
+                self._lock_conn.invalidate()
+                self._lock_conn = None
+            return False
+
+    def run_once(self) -> None:
+        """Run each job for which this replica is leader."""
+        for name, job in self.jobs():
+            if not self._is_leader(name):
+                continue
+            try:
+                job(self._state)
+            except Exception:
+                log.exception("engine job %s failed", name)
+
+    def _loop(self) -> None:
+        interval = float(self._state.settings.evaluation_interval_seconds)
+        while not self._stop.is_set():
+            self.run_once()
+            self._stop.wait(interval)
