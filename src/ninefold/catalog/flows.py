@@ -1,18 +1,51 @@
-"""Catalog use cases (filled in by the catalog-as-code work)."""
+"""Catalog use cases: apply a YAML directory to the database (idempotent, with a diff) and export.
+
+The apply works on name-keyed snapshots: the desired state comes from the validated YAML, the
+current state from the database, both as plain values. Their difference is the :class:`Diff`,
+the same in dry-run and real runs; a real run then writes the desired values in the caller's
+transaction. Objects with ``managed=True`` that the YAML no longer mentions are deleted; objects
+the YAML creates, or that it names and that already existed, become managed.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
+from typing import Any, NamedTuple
 
+from pydantic import BaseModel, ValidationError
 from sqlalchemy.orm import Session
+
+from ninefold.catalog import store
+from ninefold.catalog.loader import Catalog
+from ninefold.catalog.models import Service, ServiceDependency
+from ninefold.catalog.spec import ServiceSpec, SLOSpec, TeamSpec, UserSpec
+from ninefold.catalog.validate import validate_directory
+from ninefold.core.clock import SystemClock
+from ninefold.errors import ConfigError
+from ninefold.identity.models import Team, TeamMember, User
+from ninefold.slo.models import SLO
+
+KINDS = ("user", "team", "service", "slo")
+Snapshot = dict[str, dict[str, dict[str, Any]]]
+
+
+class Change(NamedTuple):
+    """One line of a diff: ``op`` is create, update or delete; ``fields`` lists what an update changes."""
+
+    op: str
+    kind: str
+    name: str
+    fields: tuple[str, ...] = ()
 
 
 @dataclass
 class Diff:
     """What an apply changed (or would change)."""
 
-    changes: list[tuple[str, str, str]] = field(default_factory=list)
+    changes: list[Change] = field(default_factory=list)
 
     def summary(self) -> str:
         """A one-line count of creates, updates and deletes."""
@@ -21,7 +54,370 @@ class Diff:
         }
         return ", ".join(f"{n} {op}" for op, n in counts.items())
 
+    @property
+    def empty(self) -> bool:
+        """Whether nothing changes."""
+        return not self.changes
 
-def apply_directory(session: Session, directory: Path, *, dry_run: bool) -> Diff:
-    """Apply a catalog directory (placeholder until catalog-as-code lands)."""
-    raise NotImplementedError
+
+def apply_directory(
+    session: Session, directory: Path, *, dry_run: bool, now: datetime | None = None
+) -> Diff:
+    """Validate ``directory`` and sync it into the database; with ``dry_run`` only compute the diff.
+
+    Raises :class:`ninefold.errors.ConfigError` (a ``CatalogError`` listing every
+    ``file:line:column`` problem) when the directory is invalid. Never commits.
+    """
+    return apply_catalog(session, validate_directory(directory), dry_run=dry_run, now=now)
+
+
+def apply_catalog(
+    session: Session, catalog: Catalog, *, dry_run: bool, now: datetime | None = None
+) -> Diff:
+    """Sync an already validated catalog (see :func:`apply_directory`)."""
+    desired = _desired(catalog)
+    current = _current(session)
+    diff = _plan(desired, current)
+    if not dry_run and diff.changes:
+        _write(session, desired, diff, now or SystemClock().now())
+    return diff
+
+
+# --- snapshots -------------------------------------------------------------------------------
+
+
+def _user_values(spec: UserSpec) -> dict[str, Any]:
+    return {
+        "email": spec.email,
+        "display_name": spec.display_name,
+        "role": spec.role,
+        "timezone": spec.timezone,
+    }
+
+
+def _team_values(spec: TeamSpec) -> dict[str, Any]:
+    return {
+        "display_name": spec.display_name,
+        "description": spec.description,
+        "contact": spec.contact.model_dump(exclude_none=True),
+        "members": sorted([m.user, m.role] for m in spec.members),
+    }
+
+
+def _service_values(spec: ServiceSpec) -> dict[str, Any]:
+    return {
+        "display_name": spec.display_name,
+        "tier": spec.tier,
+        "owner": spec.owner,
+        "description": spec.description,
+        "lifecycle": spec.lifecycle,
+        "system": spec.system,
+        "runbook_url": spec.links.runbook,
+        "dashboard_url": spec.links.dashboard,
+        "repository_url": spec.links.repository,
+        "labels": dict(spec.labels),
+        "gate_min_budget": spec.gate.min_budget_remaining if spec.gate else None,
+        "gate_block_on_no_data": spec.gate.block_on_no_data if spec.gate else False,
+        "depends_on": sorted(set(spec.depends_on)),
+    }
+
+
+def _slo_values(spec: SLOSpec) -> dict[str, Any]:
+    return {
+        "service": spec.service,
+        "display_name": spec.display_name,
+        "description": spec.description,
+        "objective": spec.objective,
+        "sli_kind": spec.sli.kind,
+        "source": spec.source,
+        "budgeting": spec.budgeting,
+        "spec": spec.model_dump(mode="json"),
+    }
+
+
+def _desired(catalog: Catalog) -> Snapshot:
+    out: Snapshot = {
+        "user": {e.spec.name: _user_values(e.spec) for e in catalog.users},
+        "team": {e.spec.name: _team_values(e.spec) for e in catalog.teams},
+        "service": {e.spec.name: _service_values(e.spec) for e in catalog.services},
+        "slo": {e.spec.name: _slo_values(e.spec) for e in catalog.slos},
+    }
+    for values in out.values():
+        for v in values.values():
+            v["managed"] = True
+    return out
+
+
+def _current(session: Session) -> Snapshot:
+    out: Snapshot = {kind: {} for kind in KINDS}
+    for user in store.all_users(session):
+        out["user"][user.name] = {
+            "email": user.email,
+            "display_name": user.display_name,
+            "role": user.role,
+            "timezone": user.timezone,
+            "managed": user.managed,
+        }
+    for team in store.all_teams(session):
+        out["team"][team.name] = {
+            "display_name": team.display_name,
+            "description": team.description,
+            "contact": dict(team.contact or {}),
+            "members": sorted([m.user.name, m.role] for m in team.members),
+            "managed": team.managed,
+        }
+    for svc in store.all_services(session):
+        out["service"][svc.name] = {
+            "display_name": svc.display_name,
+            "tier": svc.tier,
+            "owner": svc.owner.name,
+            "description": svc.description,
+            "lifecycle": svc.lifecycle,
+            "system": svc.system,
+            "runbook_url": svc.runbook_url,
+            "dashboard_url": svc.dashboard_url,
+            "repository_url": svc.repository_url,
+            "labels": dict(svc.labels or {}),
+            "gate_min_budget": svc.gate_min_budget,
+            "gate_block_on_no_data": svc.gate_block_on_no_data,
+            "depends_on": sorted(d.depends_on.name for d in svc.dependencies),
+            "managed": svc.managed,
+        }
+    for slo in store.all_slos(session):
+        out["slo"][slo.name] = {
+            "service": slo.service.name,
+            "display_name": slo.display_name,
+            "description": slo.description,
+            "objective": slo.objective,
+            "sli_kind": slo.sli_kind,
+            "source": slo.source,
+            "budgeting": slo.budgeting,
+            "spec": slo.spec,
+            "managed": slo.managed,
+        }
+    return out
+
+
+def _plan(desired: Snapshot, current: Snapshot) -> Diff:
+    diff = Diff()
+    for kind in KINDS:
+        for name, want in desired[kind].items():
+            have = current[kind].get(name)
+            if have is None:
+                diff.changes.append(Change("create", kind, name))
+                continue
+            changed = tuple(k for k, v in want.items() if have.get(k) != v)
+            if changed:
+                diff.changes.append(Change("update", kind, name, changed))
+    deletes = {
+        kind: [n for n, v in current[kind].items() if v["managed"] and n not in desired[kind]]
+        for kind in KINDS
+    }
+    _check_deletes(deletes, desired, current)
+    for kind in reversed(KINDS):
+        diff.changes.extend(Change("delete", kind, name) for name in sorted(deletes[kind]))
+    return diff
+
+
+def _check_deletes(deletes: dict[str, list[str]], desired: Snapshot, current: Snapshot) -> None:
+    """Refuse deletes that would take objects the config does not manage with them."""
+    problems: list[str] = []
+    gone_services = set(deletes["service"])
+    for name in deletes["team"]:
+        owned = sorted(
+            s
+            for s, v in current["service"].items()
+            if v["owner"] == name and s not in desired["service"] and s not in gone_services
+        )
+        if owned:
+            problems.append(
+                f"cannot delete team {name!r}: it still owns services not managed by this"
+                f" config: {', '.join(owned)} (add them to the config or give them another owner)"
+            )
+    for name in deletes["service"]:
+        slos = sorted(
+            s
+            for s, v in current["slo"].items()
+            if v["service"] == name and s not in desired["slo"] and not v["managed"]
+        )
+        if slos:
+            problems.append(
+                f"cannot delete service {name!r}: SLOs not managed by this config depend on it:"
+                f" {', '.join(slos)}"
+            )
+    if problems:
+        raise ConfigError("\n".join(problems))
+
+
+# --- writing ---------------------------------------------------------------------------------
+
+
+def _assign(row: Any, values: dict[str, Any], skip: Iterable[str] = ()) -> None:
+    for key, value in values.items():
+        if key not in skip:
+            setattr(row, key, value)
+
+
+def _write(session: Session, desired: Snapshot, diff: Diff, now: datetime) -> None:
+    touched = {(c.kind, c.name) for c in diff.changes if c.op in ("create", "update")}
+    users = {u.name: u for u in store.all_users(session)}
+    for name, values in desired["user"].items():
+        if ("user", name) in touched:
+            user = users.get(name) or User(name=name, created_at=now)
+            _assign(user, values)
+            users[name] = user
+            session.add(user)
+    session.flush()
+
+    teams = {t.name: t for t in store.all_teams(session)}
+    for name, values in desired["team"].items():
+        if ("team", name) in touched:
+            team = teams.get(name) or Team(name=name, created_at=now, members=[])
+            _assign(team, values, skip=("members",))
+            team.updated_at = now
+            _sync_members(team, values["members"], users)
+            teams[name] = team
+            session.add(team)
+    session.flush()
+
+    services = {s.name: s for s in store.all_services(session)}
+    for name, values in desired["service"].items():
+        if ("service", name) in touched:
+            svc = services.get(name) or Service(name=name, created_at=now, dependencies=[])
+            _assign(svc, values, skip=("owner", "depends_on"))
+            svc.owner = teams[values["owner"]]
+            svc.updated_at = now
+            services[name] = svc
+            session.add(svc)
+    session.flush()
+    for name, values in desired["service"].items():
+        if ("service", name) in touched:
+            _sync_dependencies(services[name], values["depends_on"], services)
+    session.flush()
+
+    slos = {s.name: s for s in store.all_slos(session)}
+    for name, values in desired["slo"].items():
+        if ("slo", name) in touched:
+            slo = slos.get(name) or SLO(name=name, created_at=now)
+            _assign(slo, values, skip=("service",))
+            slo.service = services[values["service"]]
+            slo.updated_at = now
+            session.add(slo)
+    session.flush()
+
+    rows: dict[str, dict[str, Any]] = {
+        "slo": slos,
+        "service": services,
+        "team": teams,
+        "user": users,
+    }
+    for change in diff.changes:
+        if change.op == "delete":
+            session.delete(rows[change.kind][change.name])
+            session.flush()
+    session.expire_all()
+
+
+def _sync_members(team: Team, wanted: list[list[str]], users: dict[str, User]) -> None:
+    # in place, because one flush inserts before it deletes and (team, user) is unique
+    roles = {user: role for user, role in wanted}
+    for member in list(team.members):
+        if member.user.name not in roles:
+            team.members.remove(member)
+        else:
+            member.role = roles.pop(member.user.name)
+    for user, role in roles.items():
+        team.members.append(TeamMember(user=users[user], role=role))
+
+
+def _sync_dependencies(svc: Service, wanted: list[str], services: dict[str, Service]) -> None:
+    keep = set(wanted)
+    for dep in list(svc.dependencies):
+        if dep.depends_on.name in keep:
+            keep.discard(dep.depends_on.name)
+        else:
+            svc.dependencies.remove(dep)
+    for name in sorted(keep):
+        svc.dependencies.append(ServiceDependency(depends_on=services[name]))
+
+
+# --- export ----------------------------------------------------------------------------------
+
+
+def _dump(model: type[BaseModel], kind: str, data: dict[str, Any]) -> dict[str, Any]:
+    try:
+        spec = model.model_validate({k: v for k, v in data.items() if v is not None})
+    except ValidationError as exc:
+        first = exc.errors(include_url=False)[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise ConfigError(
+            f"cannot export {kind} {data.get('name')!r}: {where}: {first['msg']}"
+        ) from exc
+    dumped: dict[str, Any] = spec.model_dump(mode="json", exclude_defaults=True)
+    return dumped
+
+
+def export_catalog(session: Session) -> dict[str, Any]:
+    """Dump the database's users, teams, services and SLOs in the ninefold YAML shape."""
+    out: dict[str, Any] = {"users": [], "teams": [], "services": [], "slos": []}
+    for user in store.all_users(session):
+        out["users"].append(
+            _dump(
+                UserSpec,
+                "user",
+                {
+                    "name": user.name,
+                    "email": user.email,
+                    "display_name": user.display_name,
+                    "role": user.role,
+                    "timezone": user.timezone,
+                },
+            )
+        )
+    for team in store.all_teams(session):
+        out["teams"].append(
+            _dump(
+                TeamSpec,
+                "team",
+                {
+                    "name": team.name,
+                    "display_name": team.display_name,
+                    "description": team.description,
+                    "contact": dict(team.contact or {}),
+                    "members": [{"user": m.user.name, "role": m.role} for m in team.members],
+                },
+            )
+        )
+    for svc in store.all_services(session):
+        gate: dict[str, Any] | None = None
+        if svc.gate_min_budget is not None or svc.gate_block_on_no_data:
+            gate = {
+                "min_budget_remaining": svc.gate_min_budget or 0.0,
+                "block_on_no_data": svc.gate_block_on_no_data,
+            }
+        out["services"].append(
+            _dump(
+                ServiceSpec,
+                "service",
+                {
+                    "name": svc.name,
+                    "display_name": svc.display_name,
+                    "tier": svc.tier,
+                    "owner": svc.owner.name,
+                    "description": svc.description,
+                    "lifecycle": svc.lifecycle,
+                    "system": svc.system,
+                    "depends_on": [d.depends_on.name for d in svc.dependencies],
+                    "links": {
+                        "runbook": svc.runbook_url,
+                        "dashboard": svc.dashboard_url,
+                        "repository": svc.repository_url,
+                    },
+                    "labels": dict(svc.labels or {}),
+                    "gate": gate,
+                },
+            )
+        )
+    for slo in store.all_slos(session):
+        out["slos"].append(_dump(SLOSpec, "slo", dict(slo.spec)))
+    return {k: v for k, v in out.items() if v}

@@ -1,0 +1,363 @@
+"""Load a catalog directory of YAML files, keeping the line and column of every key and value.
+
+Every problem found (YAML syntax, duplicate keys, unknown keys, bad types and values) is collected
+as a :class:`Problem` with ``file:line:column``; loading never stops at the first one. Items that are
+valid become :class:`Entry` objects for the cross-file checks in ``validate.py``.
+"""
+
+from __future__ import annotations
+
+import difflib
+import types
+import typing
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Generic, TypeVar
+
+from pydantic import BaseModel, ValidationError
+from ruamel.yaml import YAML
+from ruamel.yaml.comments import CommentedMap, CommentedSeq
+from ruamel.yaml.error import MarkedYAMLError, YAMLError
+from ruamel.yaml.nodes import MappingNode, Node, SequenceNode
+
+from ninefold.catalog.spec import ConfigFile, ServiceSpec, SLOSpec, TeamSpec, UserSpec
+from ninefold.errors import ConfigError
+
+Loc = tuple[str | int, ...]
+S = TypeVar("S", bound=BaseModel)
+
+SECTIONS: dict[str, type[BaseModel]] = {
+    "users": UserSpec,
+    "teams": TeamSpec,
+    "services": ServiceSpec,
+    "slos": SLOSpec,
+}
+KIND_OF = {"users": "user", "teams": "team", "services": "service", "slos": "SLO"}
+assert set(SECTIONS) == set(ConfigFile.model_fields), "SECTIONS must follow ConfigFile"
+
+
+@dataclass(frozen=True, order=True)
+class Problem:
+    """One problem at a place in a file (line and column are 1-based)."""
+
+    file: str
+    line: int
+    column: int
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}:{self.column}: {self.message}"
+
+
+class CatalogError(ConfigError):
+    """The catalog is invalid; ``problems`` holds every problem found."""
+
+    def __init__(self, problems: Sequence[Problem], where: str = "catalog") -> None:
+        self.problems = list(problems)
+        count = len(self.problems)
+        head = f"{where}: {count} problem{'s' if count != 1 else ''}"
+        super().__init__("\n".join([head, *(str(p) for p in self.problems)]))
+
+
+@dataclass
+class SourceFile:
+    """A parsed YAML file: its display path and its ruamel round-trip tree."""
+
+    path: str
+    root: Any
+
+    def position(self, loc: Loc, *, key: bool = False) -> tuple[int, int]:
+        """1-based line and column of the node at ``loc`` (of its key when ``key``).
+
+        Path elements that do not exist in the tree (pydantic's union member tags, missing
+        keys) are skipped, so the answer is the deepest node that exists.
+        """
+        node = self.root
+        line, col = _own_position(node)
+        last = len(loc) - 1
+        for i, part in enumerate(loc):
+            if isinstance(node, CommentedMap) and part in node:
+                want_key = key and i == last
+                line, col = node.lc.key(part) if want_key else node.lc.value(part)
+                node = node[part]
+            elif isinstance(node, CommentedSeq) and isinstance(part, int) and 0 <= part < len(node):
+                line, col = node.lc.item(part)
+                node = node[part]
+        return line + 1, col + 1
+
+    def problem(self, loc: Loc, message: str, *, key: bool = False) -> Problem:
+        """A problem located at ``loc``."""
+        line, col = self.position(loc, key=key)
+        return Problem(self.path, line, col, message)
+
+
+@dataclass(frozen=True)
+class Entry(Generic[S]):
+    """A valid item of a section, with where it came from."""
+
+    spec: S
+    source: SourceFile
+    loc: Loc
+
+    def problem(self, message: str, *sub: str | int, key: bool = False) -> Problem:
+        """A problem at ``sub`` inside this item."""
+        return self.source.problem((*self.loc, *sub), message, key=key)
+
+    def where(self) -> str:
+        """``file:line:column`` of this item."""
+        line, col = self.source.position(self.loc)
+        return f"{self.source.path}:{line}:{col}"
+
+
+@dataclass
+class Catalog:
+    """Everything loaded from a directory: valid entries, problems, and names seen."""
+
+    users: list[Entry[UserSpec]] = field(default_factory=list)
+    teams: list[Entry[TeamSpec]] = field(default_factory=list)
+    services: list[Entry[ServiceSpec]] = field(default_factory=list)
+    slos: list[Entry[SLOSpec]] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
+    files: list[str] = field(default_factory=list)
+    # names of items that failed validation, so references to them are not also "dangling"
+    invalid_names: dict[str, set[str]] = field(default_factory=dict)
+
+
+def _own_position(node: Any) -> tuple[int, int]:
+    lc = getattr(node, "lc", None)
+    if lc is None or lc.line is None:
+        return 0, 0
+    return int(lc.line), int(lc.col)
+
+
+def _yaml() -> YAML:
+    yaml = YAML(typ="rt")
+    yaml.allow_duplicate_keys = True  # reported by _duplicate_keys with their positions
+    return yaml
+
+
+def _duplicate_keys(node: Node | None, path: str) -> Iterable[Problem]:
+    if isinstance(node, MappingNode):
+        seen: dict[Any, int] = {}
+        for key_node, value_node in node.value:
+            k = getattr(key_node, "value", None)
+            if isinstance(k, str | int | float | bool) and k in seen:
+                mark = key_node.start_mark
+                yield Problem(
+                    path,
+                    mark.line + 1,
+                    mark.column + 1,
+                    f"duplicate key {k!r} (first at line {seen[k]})",
+                )
+            elif isinstance(k, str | int | float | bool):
+                seen[k] = key_node.start_mark.line + 1
+            yield from _duplicate_keys(value_node, path)
+    elif isinstance(node, SequenceNode):
+        for item in node.value:
+            yield from _duplicate_keys(item, path)
+
+
+def parse_yaml(text: str, path: str) -> tuple[Any, list[Problem]]:
+    """Parse one YAML document with positions; returns the tree (None if unusable) and problems."""
+    try:
+        composed = _yaml().compose(text)
+        problems = list(_duplicate_keys(composed, path))
+        return _yaml().load(text), problems
+    except MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line, col = (mark.line + 1, mark.column + 1) if mark is not None else (1, 1)
+        what = exc.problem or exc.context or "invalid YAML"
+        return None, [Problem(path, line, col, f"YAML syntax error: {what}")]
+    except YAMLError as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else "invalid YAML"
+        return None, [Problem(path, 1, 1, f"YAML error: {first}")]
+
+
+def plain(node: Any) -> Any:
+    """Turn a ruamel round-trip tree into plain dicts, lists, str, int, float, bool and None."""
+    if isinstance(node, dict):
+        return {plain(k): plain(v) for k, v in node.items()}
+    if isinstance(node, list):
+        return [plain(v) for v in node]
+    if isinstance(node, bool) or node is None:
+        return node
+    if isinstance(node, int):
+        return int(node)
+    if isinstance(node, float):
+        return float(node)
+    if isinstance(node, str):
+        return str(node)
+    return str(node)  # dates and other scalars: let the model reject them with a clear type
+
+
+def load_directory(directory: Path) -> Catalog:
+    """Load every ``*.yaml``/``*.yml`` file under ``directory`` (recursively, sorted)."""
+    catalog = Catalog()
+    if not directory.is_dir():
+        catalog.problems.append(Problem(str(directory), 1, 1, "not a directory"))
+        return catalog
+    files = sorted(
+        p
+        for p in directory.rglob("*")
+        if p.suffix in (".yaml", ".yml")
+        and p.is_file()
+        and not any(part.startswith(".") for part in p.relative_to(directory).parts)
+    )
+    if not files:
+        catalog.problems.append(
+            Problem(str(directory), 1, 1, "no *.yaml or *.yml files in this directory")
+        )
+    for path in files:
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            catalog.problems.append(Problem(str(path), 1, 1, f"cannot read file: {exc}"))
+            continue
+        load_text(text, str(path), catalog)
+    return catalog
+
+
+def load_text(text: str, path: str, catalog: Catalog | None = None) -> Catalog:
+    """Load one file's text into ``catalog`` (a new one when not given)."""
+    catalog = catalog if catalog is not None else Catalog()
+    catalog.files.append(path)
+    root, problems = parse_yaml(text, path)
+    catalog.problems.extend(problems)
+    if root is None:
+        return catalog
+    source = SourceFile(path, root)
+    if not isinstance(root, CommentedMap):
+        catalog.problems.append(
+            source.problem((), "a catalog file must be a mapping with keys: " + ", ".join(SECTIONS))
+        )
+        return catalog
+    for key in root:
+        if key not in SECTIONS:
+            catalog.problems.append(source.problem((key,), _unknown_key(key, SECTIONS), key=True))
+            continue
+        items = root[key]
+        if items is None:
+            continue
+        if not isinstance(items, CommentedSeq):
+            catalog.problems.append(
+                source.problem((key,), f"{key} must be a list (each item starting with '-')")
+            )
+            continue
+        for index, item in enumerate(items):
+            _load_item(catalog, source, key, index, item)
+    return catalog
+
+
+def _load_item(catalog: Catalog, source: SourceFile, section: str, index: int, item: Any) -> None:
+    model = SECTIONS[section]
+    loc: Loc = (section, index)
+    data = plain(item)
+    label = KIND_OF[section]
+    if isinstance(data, dict) and isinstance(data.get("name"), str):
+        label = f"{label} {data['name']!r}"
+    try:
+        spec = model.model_validate(data)
+    except ValidationError as exc:
+        if isinstance(data, dict) and isinstance(data.get("name"), str):
+            catalog.invalid_names.setdefault(section, set()).add(data["name"])
+        for sub, message, on_key in _describe(model, exc):
+            catalog.problems.append(source.problem((*loc, *sub), f"{label}: {message}", key=on_key))
+        return
+    entries: list[Any] = getattr(catalog, section)
+    entries.append(Entry(spec, source, loc))
+
+
+def _describe(model: type[BaseModel], exc: ValidationError) -> list[tuple[Loc, str, bool]]:
+    """Readable messages for a model's validation errors, one per real problem.
+
+    For unions (the SLO ``window``) pydantic reports the errors of every member; keep those of the
+    member that came closest (fewest errors) so the user sees what to fix, not every alternative.
+    """
+    errors = exc.errors(include_url=False)
+    groups: dict[Loc, dict[str, list[Any]]] = {}
+    plain_errors: list[Any] = []
+    for err in errors:
+        loc = tuple(err["loc"])
+        tag_at = next(
+            (i for i, p in enumerate(loc) if isinstance(p, str) and p[:1].isupper()), None
+        )
+        if tag_at is None:
+            plain_errors.append(err)
+        else:
+            groups.setdefault(loc[:tag_at], {}).setdefault(str(loc[tag_at]), []).append(err)
+    for members in groups.values():
+        plain_errors.extend(min(members.values(), key=lambda errs: len(errs)))
+    out: list[tuple[Loc, str, bool]] = []
+    for err in plain_errors:
+        loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and p[:1].isupper()))
+        out.append(_message(model, loc, err))
+    return out
+
+
+def _message(model: type[BaseModel], loc: Loc, err: Any) -> tuple[Loc, str, bool]:
+    kind = err["type"]
+    dotted = _dotted(loc)
+    if kind == "extra_forbidden":
+        parent = _model_at(model, loc[:-1])
+        allowed = list(parent.model_fields) if parent is not None else []
+        return loc, _unknown_key(str(loc[-1]), allowed), True
+    if kind == "missing":
+        return loc[:-1], f"missing required key {loc[-1]!r}", False
+    msg = str(err["msg"])
+    if msg.startswith("Value error, "):
+        msg = msg[len("Value error, ") :]
+    elif msg.startswith("Assertion failed, "):
+        msg = msg[len("Assertion failed, ") :]
+    value = err.get("input")
+    if kind not in ("value_error", "assertion_error") and isinstance(
+        value, str | int | float | bool
+    ):
+        msg = f"{msg} (got {value!r})"
+    if isinstance(value, dict | list) and kind.endswith("_type"):
+        msg = f"{msg} (got a {'mapping' if isinstance(value, dict) else 'list'})"
+    return loc, f"{dotted}: {msg}" if dotted else msg, False
+
+
+def _dotted(loc: Loc) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+def _unknown_key(key: str, allowed: Iterable[str]) -> str:
+    allowed = list(allowed)
+    msg = f"unknown key {key!r}"
+    close = difflib.get_close_matches(str(key), allowed, n=1)
+    if close:
+        msg += f" (did you mean {close[0]!r}?)"
+    if allowed:
+        msg += f"; allowed here: {', '.join(allowed)}"
+    return msg
+
+
+def _model_at(model: type[BaseModel], loc: Loc) -> type[BaseModel] | None:
+    """The model class that sits at ``loc`` inside ``model`` (best effort)."""
+    current: Any = model
+    for part in loc:
+        if isinstance(part, int):
+            continue
+        if not (isinstance(current, type) and issubclass(current, BaseModel)):
+            return None
+        info = current.model_fields.get(part)
+        if info is None:
+            return None
+        current = _unwrap(info.annotation)
+    return current if isinstance(current, type) and issubclass(current, BaseModel) else None
+
+
+def _unwrap(annotation: Any) -> Any:
+    """Strip Optional / list / dict so the model inside a field annotation is returned."""
+    origin = typing.get_origin(annotation)
+    if origin in (list, dict):
+        return _unwrap(typing.get_args(annotation)[-1])
+    if origin in (typing.Union, types.UnionType):
+        models = [a for a in typing.get_args(annotation) if a is not type(None)]
+        return _unwrap(models[0]) if len(models) == 1 else None
+    return annotation
