@@ -71,15 +71,6 @@ class SloEventBatch(Base):
     received_at: Mapped[datetime]
 
 
-class SloDataMark(Base):
-    """Per SLO: when the last pushed event happened (for the missing-data state)."""
-
-    __tablename__ = "slo_data_marks"
-
-    slo_id: Mapped[int] = mapped_column(ForeignKey("slos.id", ondelete="CASCADE"), primary_key=True)
-    last_event_at: Mapped[datetime]
-
-
 class SloAlertState(Base):
     """Current state of one burn-rate alert (severity ``page``, ``ticket`` or ``no_data``)."""
 
