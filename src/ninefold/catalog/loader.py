@@ -275,7 +275,7 @@ def _describe(model: type[BaseModel], exc: ValidationError) -> list[tuple[Loc, s
     member that came closest (fewest errors) so the user sees what to fix, not every alternative.
     """
     errors = exc.errors(include_url=False)
-    groups: dict[Loc, dict[str, list[Any]]] = {}
+    groups: dict[Loc, dict[str, list[Any]]] = {}  # union location -> member tag -> errors
     plain_errors: list[Any] = []
     for err in errors:
         loc = tuple(err["loc"])
@@ -287,7 +287,8 @@ def _describe(model: type[BaseModel], exc: ValidationError) -> list[tuple[Loc, s
         else:
             groups.setdefault(loc[:tag_at], {}).setdefault(str(loc[tag_at]), []).append(err)
     for members in groups.values():
-        plain_errors.extend(min(members.values(), key=lambda errs: len(errs)))
+        best = sorted(members.values(), key=len)[0]
+        plain_errors.extend(best)
     out: list[tuple[Loc, str, bool]] = []
     for err in plain_errors:
         loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and p[:1].isupper()))
