@@ -46,6 +46,12 @@ def load_documents(text: str, source: str) -> list[tuple[int, dict[str, Any]]]:
     return out
 
 
+def where_of(source: str, number: int, kind: str, name: Any) -> str:
+    """How an error names a document: file, number, and kind and name when known."""
+    label = " ".join(part for part in (kind, repr(name) if name else "") if part)
+    return f"{source} document {number}" + (f" ({label})" if label else "")
+
+
 def slug(value: str) -> str:
     """A valid ninefold name for ``value`` (lower case, other characters become ``-``)."""
     text = re.sub(r"[^a-z0-9._-]+", "-", str(value).strip().lower()).strip("-._")

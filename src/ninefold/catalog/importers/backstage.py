@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from ninefold.catalog.importers import ImportFailed, get, load_documents, prune, slug
+from ninefold.catalog.importers import ImportFailed, get, load_documents, prune, slug, where_of
 
 SKIPPED_KINDS = {"API", "Resource", "Location", "Domain", "Template"}
 TIER_KEYS = ("ninefold.io/tier", "tier", "service-tier", "backstage.io/tier")
@@ -39,7 +39,7 @@ def import_backstage(
     for number, doc in load_documents(text, source):
         kind = str(doc.get("kind", ""))
         name = get(doc, "metadata.name", f"{source} document {number}", str)
-        where = f"{source} document {number} ({kind} {name!r})"
+        where = where_of(source, number, kind, name)
         api = str(doc.get("apiVersion", ""))
         if not api.startswith("backstage.io/"):
             raise ImportFailed(f"{where}: apiVersion {api!r} is not a Backstage descriptor")

@@ -19,6 +19,7 @@ from ninefold.catalog.importers import (
     prune,
     slug,
     str_labels,
+    where_of,
 )
 
 API_VERSION = "openslo/v1"
@@ -37,7 +38,7 @@ class _Docs:
         for number, doc in load_documents(text, source):
             kind = str(doc.get("kind", ""))
             name = get(doc, "metadata.name", f"{source} document {number}", str)
-            where = f"{source} document {number} ({kind} {name!r})"
+            where = where_of(source, number, kind, name)
             if doc.get("apiVersion") != API_VERSION:
                 raise ImportFailed(
                     f"{where}: apiVersion {doc.get('apiVersion')!r} is not supported "
