@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from ninefold import __version__
-from ninefold.cli import catalog, db, serve, slo, token
+from ninefold.cli import catalog, db, demo, rules, serve, slo, token
 
 app = typer.Typer(
     name="ninefold",
@@ -16,8 +16,10 @@ app = typer.Typer(
 app.add_typer(db.app, name="db")
 app.add_typer(token.app, name="token")
 app.command("serve")(serve.serve)
+app.command("demo")(demo.demo)
 catalog.register(app)
 slo.register(app)
+rules.register(app)
 
 
 @app.command()

@@ -7,9 +7,9 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Select, and_, func, or_, select
+from sqlalchemy import Select, Table, and_, func, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -99,22 +99,34 @@ def add_batch(
     session.flush()
 
 
+_UPSERT_CACHE: dict[str, Any] = {}
+
+
+def _upsert_statement(dialect: str) -> Any:
+    """INSERT … ON CONFLICT DO UPDATE adding to the counters, built once per dialect."""
+    stmt = _UPSERT_CACHE.get(dialect)
+    if stmt is None:
+        table = cast(Table, SloBucket.__table__)
+        ins = postgresql.insert(table) if dialect == "postgresql" else sqlite.insert(table)
+        stmt = ins.on_conflict_do_update(
+            index_elements=["res", "start", "slo_id"],
+            set_={
+                "good": table.c.good + ins.excluded.good,
+                "total": table.c.total + ins.excluded.total,
+                "slice_good": table.c.slice_good + ins.excluded.slice_good,
+                "slice_total": table.c.slice_total + ins.excluded.slice_total,
+            },
+        )
+        _UPSERT_CACHE[dialect] = stmt
+    return stmt
+
+
 def _upsert_add(session: Session, rows: list[dict[str, Any]]) -> None:
     """Insert bucket rows, adding to the counters of rows that already exist."""
     if not rows:
         return
-    dialect = session.get_bind().dialect.name
-    ins = postgresql.insert(SloBucket) if dialect == "postgresql" else sqlite.insert(SloBucket)
-    stmt = ins.on_conflict_do_update(
-        index_elements=["res", "start", "slo_id"],
-        set_={
-            "good": SloBucket.good + ins.excluded.good,
-            "total": SloBucket.total + ins.excluded.total,
-            "slice_good": SloBucket.slice_good + ins.excluded.slice_good,
-            "slice_total": SloBucket.slice_total + ins.excluded.slice_total,
-        },
-    )
-    session.execute(stmt, rows)
+    conn = session.connection()
+    conn.execute(_upsert_statement(conn.dialect.name), rows)
 
 
 def add_events(session: Session, *, slo_id: int, minutes: Iterable[MinuteEvents]) -> int:
@@ -129,22 +141,20 @@ def add_events(session: Session, *, slo_id: int, minutes: Iterable[MinuteEvents]
             acc = per_res[res][m.minute // res * res]
             acc[0] += m.good
             acc[1] += m.total
-    for res in sorted(RESOLUTIONS):
-        _upsert_add(
-            session,
-            [
-                {
-                    "res": res,
-                    "start": start,
-                    "slo_id": slo_id,
-                    "good": g,
-                    "total": t,
-                    "slice_good": 0,
-                    "slice_total": 0,
-                }
-                for start, (g, t) in sorted(per_res[res].items())
-            ],
-        )
+    rows = [
+        {
+            "res": res,
+            "start": start,
+            "slo_id": slo_id,
+            "good": g,
+            "total": t,
+            "slice_good": 0,
+            "slice_total": 0,
+        }
+        for res in sorted(RESOLUTIONS)
+        for start, (g, t) in sorted(per_res[res].items())
+    ]
+    _upsert_add(session, rows)
     return count
 
 
@@ -156,39 +166,50 @@ def update_timeslices(
     A slice's flags live in the minute bucket at its start; the coarser buckets hold the
     sums of those flags, so that slices are counted by their start at every resolution.
     """
-    for start in sorted(set(slice_starts)):
-        row = session.execute(
-            select(
-                func.coalesce(func.sum(SloBucket.good), 0.0),
-                func.coalesce(func.sum(SloBucket.total), 0.0),
-            )
-            .where(SloBucket.slo_id == slo_id, SloBucket.res == 60)
-            .where(SloBucket.start >= start, SloBucket.start < start + length)
-        ).one()
-        good, total = float(row[0]), float(row[1])
+    starts = sorted(set(slice_starts))
+    if not starts:
+        return
+    lo, hi = starts[0], starts[-1] + length
+    sums: dict[int, list[float]] = defaultdict(lambda: [0.0, 0.0])
+    flags: dict[int, tuple[int, int]] = {}
+    rows = session.execute(
+        select(
+            SloBucket.start,
+            SloBucket.good,
+            SloBucket.total,
+            SloBucket.slice_good,
+            SloBucket.slice_total,
+        )
+        .where(SloBucket.slo_id == slo_id, SloBucket.res == 60)
+        .where(SloBucket.start >= lo, SloBucket.start < hi)
+    )
+    for start, good, total, sg, st in rows:
+        acc = sums[start // length * length]
+        acc[0] += good
+        acc[1] += total
+        flags[int(start)] = (int(sg), int(st))
+    deltas: list[dict[str, Any]] = []
+    for start in starts:
+        good, total = sums.get(start, (0.0, 0.0))
         has_data = 1 if total > 0 else 0
         is_good = 1 if total > 0 and good / total >= target else 0
-        head = session.get(SloBucket, (60, start, slo_id))
-        old_good, old_total = (head.slice_good, head.slice_total) if head else (0, 0)
+        old_good, old_total = flags.get(start, (0, 0))
         d_good, d_total = is_good - old_good, has_data - old_total
         if d_good == 0 and d_total == 0:
             continue
-        _upsert_add(
-            session,
-            [
-                {
-                    "res": res,
-                    "start": start // res * res,
-                    "slo_id": slo_id,
-                    "good": 0.0,
-                    "total": 0.0,
-                    "slice_good": d_good,
-                    "slice_total": d_total,
-                }
-                for res in RESOLUTIONS
-            ],
+        deltas.extend(
+            {
+                "res": res,
+                "start": start // res * res,
+                "slo_id": slo_id,
+                "good": 0.0,
+                "total": 0.0,
+                "slice_good": d_good,
+                "slice_total": d_total,
+            }
+            for res in RESOLUTIONS
         )
-        session.expire_all()
+    _upsert_add(session, deltas)
 
 
 def window_counts(

@@ -1,0 +1,1 @@
+"""The bundled demo: example organisation with synthetic traffic."""
