@@ -120,8 +120,28 @@ class Catalog:
     slos: list[Entry[SLOSpec]] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
     files: list[str] = field(default_factory=list)
-    # names of items that failed validation, so references to them are not also "dangling"
-    invalid_names: dict[str, set[str]] = field(default_factory=dict)
+    # every mapping item, valid or not, as plain data: cross-file checks run on these so that
+    # an item with a bad field still has its references checked in the same run
+    items: list[Item] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Item:
+    """One mapping item of a section as plain data, valid or not."""
+
+    section: str
+    data: dict[str, Any]
+    source: SourceFile
+    loc: Loc
+
+    def problem(self, message: str, *sub: str | int) -> Problem:
+        """A problem at ``sub`` inside this item."""
+        return self.source.problem((*self.loc, *sub), message)
+
+    def where(self) -> str:
+        """``file:line:column`` of this item."""
+        line, col = self.source.position(self.loc)
+        return f"{self.source.path}:{line}:{col}"
 
 
 def _own_position(node: Any) -> tuple[int, int]:
@@ -256,11 +276,11 @@ def _load_item(catalog: Catalog, source: SourceFile, section: str, index: int, i
     label = KIND_OF[section]
     if isinstance(data, dict) and isinstance(data.get("name"), str):
         label = f"{label} {data['name']!r}"
+    if isinstance(data, dict):
+        catalog.items.append(Item(section, data, source, loc))
     try:
         spec = model.model_validate(data)
     except ValidationError as exc:
-        if isinstance(data, dict) and isinstance(data.get("name"), str):
-            catalog.invalid_names.setdefault(section, set()).add(data["name"])
         for sub, message, on_key in _describe(model, exc):
             catalog.problems.append(source.problem((*loc, *sub), f"{label}: {message}", key=on_key))
         return

@@ -7,50 +7,57 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from ninefold.catalog.loader import KIND_OF, Catalog, CatalogError, Entry, Problem, load_directory
+from ninefold.catalog.loader import KIND_OF, Catalog, CatalogError, Item, Problem, load_directory
 
 
 def check(catalog: Catalog) -> list[Problem]:
-    """Every cross-reference problem of ``catalog`` (its per-file problems are not repeated)."""
-    problems: list[Problem] = []
-    names: dict[str, set[str]] = {}
-    for section in ("users", "teams", "services", "slos"):
-        entries: list[Entry[Any]] = getattr(catalog, section)
-        names[section] = _unique(entries, KIND_OF[section], problems)
-        names[section] |= catalog.invalid_names.get(section, set())
+    """Every cross-reference problem of ``catalog`` (its per-file problems are not repeated).
 
-    def dangling(entry: Entry[Any], section: str, ref: str, *loc: str | int) -> None:
-        if ref not in names[section]:
+    Runs on the plain data of every item, valid or not, so one run reports both a bad field and a
+    dangling reference of the same item.
+    """
+    problems: list[Problem] = []
+    by_section: dict[str, list[Item]] = {s: [] for s in KIND_OF}
+    for item in catalog.items:
+        by_section[item.section].append(item)
+    names = {s: _unique(items, KIND_OF[s], problems) for s, items in by_section.items()}
+
+    def ref(item: Item, section: str, value: Any, *loc: str | int) -> None:
+        if isinstance(value, str) and value not in names[section]:
+            hint = _hint(value, names[section])
             problems.append(
-                entry.problem(
-                    f"{KIND_OF[section]} {ref!r} is not defined{_hint(ref, names[section])}", *loc
-                )
+                item.problem(f"{KIND_OF[section]} {value!r} is not defined{hint}", *loc)
             )
 
-    for team in catalog.teams:
+    for team in by_section["teams"]:
         seen: set[str] = set()
-        for i, member in enumerate(team.spec.members):
-            dangling(team, "users", member.user, "members", i, "user")
-            if member.user in seen:
+        for i, member in _each(team.data.get("members")):
+            user = member.get("user") if isinstance(member, dict) else None
+            ref(team, "users", user, "members", i, "user")
+            if isinstance(user, str) and user in seen:
                 problems.append(
-                    team.problem(f"user {member.user!r} is listed twice", "members", i, "user")
+                    team.problem(f"user {user!r} is listed twice", "members", i, "user")
                 )
-            seen.add(member.user)
-    for svc in catalog.services:
-        dangling(svc, "teams", svc.spec.owner, "owner")
+            seen.add(str(user))
+    for svc in by_section["services"]:
+        ref(svc, "teams", svc.data.get("owner"), "owner")
         seen = set()
-        for i, dep in enumerate(svc.spec.depends_on):
-            if dep == svc.spec.name:
+        for i, dep in _each(svc.data.get("depends_on")):
+            if dep == svc.data.get("name"):
                 problems.append(svc.problem("a service cannot depend on itself", "depends_on", i))
             else:
-                dangling(svc, "services", dep, "depends_on", i)
-            if dep in seen:
+                ref(svc, "services", dep, "depends_on", i)
+            if isinstance(dep, str) and dep in seen:
                 problems.append(svc.problem(f"dependency {dep!r} is listed twice", "depends_on", i))
-            seen.add(dep)
-    for slo in catalog.slos:
-        dangling(slo, "services", slo.spec.service, "service")
-    problems.extend(_cycles(catalog.services))
+            seen.add(str(dep))
+    for slo in by_section["slos"]:
+        ref(slo, "services", slo.data.get("service"), "service")
+    problems.extend(_cycles(by_section["services"]))
     return problems
+
+
+def _each(value: Any) -> list[tuple[int, Any]]:
+    return list(enumerate(value)) if isinstance(value, list) else []
 
 
 def validate_directory(directory: Path) -> Catalog:
@@ -67,18 +74,20 @@ def all_problems(catalog: Catalog) -> list[Problem]:
     return sorted({*catalog.problems, *check(catalog)})
 
 
-def _unique(entries: Sequence[Entry[Any]], kind: str, problems: list[Problem]) -> set[str]:
-    first: dict[str, Entry[Any]] = {}
-    for entry in entries:
-        name = entry.spec.name
+def _unique(items: Sequence[Item], kind: str, problems: list[Problem]) -> set[str]:
+    first: dict[str, Item] = {}
+    for item in items:
+        name = item.data.get("name")
+        if not isinstance(name, str):
+            continue
         if name in first:
             problems.append(
-                entry.problem(
+                item.problem(
                     f"duplicate {kind} {name!r} (first defined at {first[name].where()})", "name"
                 )
             )
         else:
-            first[name] = entry
+            first[name] = item
     return set(first)
 
 
@@ -87,14 +96,15 @@ def _hint(ref: str, known: set[str]) -> str:
     return f" (did you mean {close[0]!r}?)" if close else ""
 
 
-def _cycles(services: Sequence[Entry[Any]]) -> list[Problem]:
+def _cycles(services: Sequence[Item]) -> list[Problem]:
     """One problem per dependency cycle, at the edge that closes it."""
     graph: dict[str, list[str]] = {}
-    where: dict[str, Entry[Any]] = {}
+    where: dict[str, Item] = {}
     for svc in services:
-        if svc.spec.name not in graph:
-            graph[svc.spec.name] = list(svc.spec.depends_on)
-            where[svc.spec.name] = svc
+        name = svc.data.get("name")
+        if isinstance(name, str) and name not in graph:
+            graph[name] = [str(d) for _, d in _each(svc.data.get("depends_on"))]
+            where[name] = svc
     problems: list[Problem] = []
     state: dict[str, int] = {}  # 1 = on the stack, 2 = done
     stack: list[str] = []
