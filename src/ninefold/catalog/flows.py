@@ -311,6 +311,12 @@ def _write(session: Session, desired: Snapshot, diff: Diff, now: datetime) -> No
         "team": teams,
         "user": users,
     }
+    # drop the dependency rows of services about to go first: the database cascades rows that
+    # point at a deleted service, and the ORM would then try to delete them a second time
+    gone = [services[c.name] for c in diff.changes if c.op == "delete" and c.kind == "service"]
+    for svc in gone:
+        svc.dependencies.clear()
+    session.flush()
     for change in diff.changes:
         if change.op == "delete":
             session.delete(rows[change.kind][change.name])
