@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import json
 import math
+import subprocess
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -29,7 +31,7 @@ from ninefold.slo import promrules
 from ninefold.slo.budget import error_ratio
 from ninefold.slo.prometheus import PrometheusSource
 from ninefold.slo.sources import Counts, RangeQuery
-from tests.prom import Exporter, PrometheusServer, free_port
+from tests.prom import Exporter, PrometheusServer, binary, free_port
 
 END = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
 
@@ -408,3 +410,57 @@ def test_live_concurrent_counts_match_sequential(live: Live) -> None:
     assert together == alone
     assert all(c is not None and c.total > 0 for c in together)
     assert json.dumps([c.total for c in together if c])  # plain floats, no NaN objects
+
+
+@pytest.mark.prometheus
+def test_live_timeslices_from_backfilled_data(tmp_path: Path) -> None:
+    """Two hours of 15 s samples backfilled with promtool; every third minute is a bad slice."""
+    end_minute = int(time.time() // 60) - 5
+    first_sample = (end_minute - 120) * 60
+    stamps = list(range(first_sample, end_minute * 60 + 1, 15))
+
+    def bad_share(minute: int) -> float:
+        return 0.2 if minute % 3 == 0 else 0.02
+
+    ok, err = 1e6, 1e5
+    rows: dict[str, list[str]] = {"200": [], "500": []}
+    for s in stamps:
+        minute = -(-s // 60)  # a sample at s in (60(m-1), 60m] belongs to minute m
+        if s != first_sample:
+            err += 100 * bad_share(minute)
+            ok += 100 * (1 - bad_share(minute))
+        rows["200"].append(f'app_requests_total{{code="200"}} {ok!r} {s}')
+        rows["500"].append(f'app_requests_total{{code="500"}} {err!r} {s}')
+    text = "# TYPE app_requests counter\n" + "\n".join(rows["200"] + rows["500"]) + "\n# EOF\n"
+    (tmp_path / "data.om").write_text(text, encoding="utf-8")
+    data = tmp_path / "prom" / "data"
+    data.mkdir(parents=True)
+    result = subprocess.run(
+        [binary("promtool"), "tsdb", "create-blocks-from", "openmetrics", "data.om", str(data)],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+    slo = spec(
+        "sliced",
+        BAD.sli.model_dump(exclude_none=True),
+        budgeting="timeslices",
+        timeslice={"length": "1m", "target": 0.95},
+    )
+    prom = PrometheusServer(tmp_path / "prom").start()
+    try:
+        with PrometheusSource(prom.url, timeout=10) as source:
+            end = datetime.fromtimestamp(end_minute * 60, UTC)
+            counts = source.counts([RangeQuery(slo, end - timedelta(minutes=60), end)])[0]
+    finally:
+        prom.stop()
+    minutes = range(end_minute - 59, end_minute + 1)
+    assert counts is not None
+    assert counts.total_slices == 60
+    assert counts.good_slices == sum(1 for m in minutes if m % 3 != 0)
+    expected_errors = sum(bad_share(m) for m in minutes) / 60
+    assert counts.bad / counts.total == pytest.approx(expected_errors, rel=1e-9)
