@@ -51,7 +51,15 @@ class EngineRunner:
         if self._thread is not None:
             self._thread.join(timeout=30)
         if self._lock_conn is not None:
-            self._lock_conn.close()
+            # Closing would return the connection to the pool with its session, and its
+            # advisory locks, still alive: release them and drop the connection for good.
+            try:
+                self._lock_conn.execute(text("SELECT pg_advisory_unlock_all()"))
+                self._lock_conn.commit()
+            except SQLAlchemyError:
+                log.warning("could not release engine locks; dropping the connection")
+            self._lock_conn.invalidate()
+            self._lock_conn = None
 
     def _is_leader(self, name: str) -> bool:
         engine = self._state.engine
