@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 from types import SimpleNamespace
 
+import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session, sessionmaker
@@ -68,9 +69,15 @@ def test_run_once_evaluates_and_exports_gauges(
 
     exposed = generate_latest(state.metrics.registry).decode()
     assert 'ninefold_slo_alerts_firing{severity="page"} 1.0' in exposed
-    assert (
-        'ninefold_slo_burn_rate{slo="api-availability",service="api",window="5m"} 100.0' in exposed
-    )
+    from prometheus_client.parser import text_string_to_metric_families
+
+    burn = {
+        s.labels["window"]: s.value
+        for fam in text_string_to_metric_families(exposed)
+        if fam.name == "ninefold_slo_burn_rate"
+        for s in fam.samples
+    }
+    assert burn["5m"] == pytest.approx(100.0)  # 100% errors at a 99% objective
     assert 'ninefold_slo_evaluations_total{result="ok"} 1.0' in exposed
 
 
