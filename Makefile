@@ -17,13 +17,13 @@ demo: install  ## install, then serve the bundled example organisation with live
 	$(BIN)/ninefold demo
 
 lint: install
-	$(BIN)/ruff check src tests bench
-	$(BIN)/ruff format --check src tests bench
+	$(BIN)/ruff check src tests $(wildcard bench)
+	$(BIN)/ruff format --check src tests $(wildcard bench)
 	$(BIN)/mypy
 
 format: install
-	$(BIN)/ruff check --fix src tests bench
-	$(BIN)/ruff format src tests bench
+	$(BIN)/ruff check --fix src tests $(wildcard bench)
+	$(BIN)/ruff format src tests $(wildcard bench)
 
 test: install  ## the whole suite, SQLite and PostgreSQL (NINEFOLD_TEST_POSTGRES_URL)
 	NINEFOLD_TEST_POSTGRES_URL=$${NINEFOLD_TEST_POSTGRES_URL:-$(PG_URL)} NINEFOLD_REQUIRE_POSTGRES=1 \

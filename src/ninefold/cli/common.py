@@ -32,7 +32,9 @@ class Output(StrEnum):
 
 def fail(message: str, code: int = 1) -> NoReturn:
     """Print an error to stderr and exit with ``code``."""
-    err_console.print(f"[bold red]error:[/] {message}", highlight=False, markup=True, soft_wrap=True)
+    err_console.print(
+        f"[bold red]error:[/] {message}", highlight=False, markup=True, soft_wrap=True
+    )
     raise typer.Exit(code)
 
 
