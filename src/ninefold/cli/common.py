@@ -19,7 +19,7 @@ from ninefold.config import Settings, load_settings
 from ninefold.db.engine import make_engine, make_session_factory
 from ninefold.errors import NinefoldError
 
-console = Console()
+console = Console(soft_wrap=True)
 err_console = Console(stderr=True)
 
 
