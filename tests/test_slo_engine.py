@@ -322,3 +322,80 @@ def test_gate_api(
         "/api/v1/services/checkout/gate", params={"at": "not-a-time"}, headers=viewer_headers
     )
     assert bad_at.status_code == 422
+
+
+def _prom_setup(factory: sessionmaker[Session]) -> None:
+    with factory() as s, s.begin():
+        team = factories.team(s, "search", T0)
+        svc = factories.service(s, "search-api", team, T0)
+        for name, good in (("search-ok", "up"), ("search-broken", 'up{job=~"("}')):
+            factories.slo(
+                s,
+                svc,
+                T0,
+                name=name,
+                source="prometheus",
+                sli={"ratio": {"good": good, "total": "up"}},
+            )
+
+
+def test_unreachable_prometheus_is_no_data_never_healthy(
+    session_factory: sessionmaker[Session],
+    viewer_headers: dict[str, str],
+    settings: object,
+    engine: object,
+    clock: FrozenClock,
+) -> None:
+    import socket
+
+    from ninefold.app import create_app
+    from ninefold.config import Settings
+
+    _prom_setup(session_factory)
+    with socket.socket() as sock:  # a port nobody listens on
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    assert isinstance(settings, Settings)
+    cfg = settings.model_copy(
+        update={"prometheus_url": f"http://127.0.0.1:{port}", "prometheus_timeout_seconds": 2}
+    )
+    app = create_app(cfg, clock=clock, engine=engine, start_engine=False)  # type: ignore[arg-type]
+    with TestClient(app) as tc:
+        got = tc.get("/api/v1/slos/status", headers=viewer_headers).json()["items"]
+    assert {s["status"] for s in got} == {"no_data"}
+    assert all(f"127.0.0.1:{port}" in s["error"] for s in got), got
+    with session_factory() as s, s.begin():
+        jobs.run(s, T0, prometheus=None)
+    with session_factory() as s:
+        fired = s.scalars(
+            select(SloAlertEvent.severity).where(SloAlertEvent.state == "firing")
+        ).all()
+    assert sorted(fired) == ["no_data", "no_data"]
+
+
+@pytest.mark.prometheus
+def test_rejected_promql_affects_only_its_slo(
+    session_factory: sessionmaker[Session], tmp_path: object, clock: FrozenClock
+) -> None:
+    from pathlib import Path
+
+    from ninefold.slo.prometheus import PrometheusSource
+    from ninefold.slo.store import list_slos
+    from tests.prom import PrometheusServer
+
+    _prom_setup(session_factory)
+    prom = PrometheusServer(Path(str(tmp_path)), targets=[])
+    prom.start()
+    try:
+        with PrometheusSource(prom.url, timeout=5) as source, session_factory() as s:
+            from ninefold.slo.flows import evaluate_slos
+
+            slos, _ = list_slos(s)
+            got = {
+                st.name: st for st in evaluate_slos(s, slos=slos, at=clock.now(), prometheus=source)
+            }
+    finally:
+        prom.stop()
+    assert got["search-broken"].error is not None
+    assert "search-broken" in got["search-broken"].error
+    assert got["search-ok"].error is None

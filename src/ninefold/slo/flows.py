@@ -170,6 +170,13 @@ def evaluate_slos(
         else:
             try:
                 counts.update(_source_counts(prometheus, prom))
+            except InvalidInput:
+                # One SLO's query was rejected: ask again per SLO so that only it is affected.
+                for p in prom:
+                    try:
+                        counts.update(_source_counts(prometheus, [p]))
+                    except NinefoldError as exc:
+                        errors[p.slo.id] = exc.message
             except NinefoldError as exc:
                 for p in prom:
                     errors[p.slo.id] = exc.message
