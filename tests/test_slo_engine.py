@@ -399,3 +399,21 @@ def test_rejected_promql_affects_only_its_slo(
     assert got["search-broken"].error is not None
     assert "search-broken" in got["search-broken"].error
     assert got["search-ok"].error is None
+
+
+@pytest.mark.parametrize(
+    "at", ["0718-04-30T07:56:03Z", "9999-12-31T00:00:00Z", "2026-11-01T00:00:00"]
+)
+def test_out_of_range_or_naive_times_are_422(
+    client: TestClient,
+    session_factory: sessionmaker[Session],
+    viewer_headers: dict[str, str],
+    at: str,
+) -> None:
+    _setup(session_factory)
+    for path in ("status", "burndown"):
+        resp = client.get(
+            f"/api/v1/slos/checkout-availability/{path}", params={"at": at}, headers=viewer_headers
+        )
+        assert resp.status_code == 422, resp.text
+        assert "time" in resp.json()["detail"]

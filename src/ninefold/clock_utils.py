@@ -7,10 +7,17 @@ from datetime import UTC, datetime
 from ninefold.errors import InvalidInput
 
 
+#: Times users may ask about: SLO windows reach back up to a quarter, so keep far from year 1.
+EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+LATEST = datetime(9000, 1, 1, tzinfo=UTC)
+
+
 def aware(value: datetime) -> datetime:
-    """Refuse naive datetimes from users with a clear message; return UTC."""
+    """Refuse naive or out-of-range datetimes from users with a clear message; return UTC."""
     if value.tzinfo is None:
         raise InvalidInput(f"time {value.isoformat()} has no time zone: add Z or +00:00")
+    if not EARLIEST <= value <= LATEST:
+        raise InvalidInput(f"time {value.isoformat()} is out of range (1970 to 9000)")
     return value.astimezone(UTC)
 
 
