@@ -6,7 +6,6 @@ from datetime import UTC, datetime
 
 from ninefold.errors import InvalidInput
 
-
 #: Times users may ask about: SLO windows reach back up to a quarter, so keep far from year 1.
 EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
 LATEST = datetime(9000, 1, 1, tzinfo=UTC)
