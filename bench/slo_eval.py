@@ -1,0 +1,903 @@
+"""SLO evaluation benchmark: 1,000 SLOs × 30 days of per-minute pushed data, on SQLite and
+PostgreSQL, beside a real Prometheus holding the same 30 days for 100 services.
+
+    .venv/bin/python bench/slo_eval.py [--slos 1000] [--days 30] [--prom-services 100]
+                                       [--skip-postgres] [--skip-prometheus] [--quick]
+
+What it does (see bench/README.md for the figures):
+
+1. Builds the catalog (10 teams, 100 services, 1,000 SLOs with mixed objectives and windows) in a
+   SQLite file under bench/data/ and in a dedicated schema of the PostgreSQL test database, then
+   generates every ``slo_buckets`` row of 30 days of per-minute events (43.2 M minute buckets plus
+   the 10-minute, hour and day buckets) and bulk-loads them: SQLite with executemany in one
+   transaction per day and ``synchronous=OFF``; PostgreSQL with a binary COPY, keys and indexes
+   rebuilt afterwards and a VACUUM ANALYZE (what autovacuum does in production).
+2. Checks on a sample of SLOs that the loaded rows equal what ninefold's own ingest flow
+   (``flows.ingest_batch``) stores for the same events.
+3. In a fresh child process per database, times ``jobs.run`` (full evaluation of every SLO: SLI,
+   budget, seven burn windows, alert decisions and transitions, commit) and ``evaluate_slos``,
+   one warm-up then median and worst of ``--runs``; tracemalloc peak and ru_maxrss; the same
+   evaluation with every SLO on a 1d, 7d and 30d window to show the cost does not grow with the
+   window length.
+4. Backfills the same 30 days for ``--prom-services`` services into a real Prometheus with
+   ``promtool tsdb create-blocks-from openmetrics`` and times Prometheus's own 30-day error
+   ratio and the four multiwindow burn-rate conditions, ninefold's full evaluation through
+   PrometheusSource, and the pushed-data path for the same SLOs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import resource
+import sqlite3
+import statistics
+import subprocess
+import sys
+import time
+import tracemalloc
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from itertools import chain
+from operator import itemgetter
+from pathlib import Path
+from typing import Any
+
+import psycopg
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+from rich.table import Table
+from slo_data import (
+    AT,
+    COARSE,
+    SloDef,
+    catalog,
+    data_start,
+    day_chunks,
+    events_of,
+    service_name,
+    slo_chunk,
+    team_name,
+)
+from sqlalchemy import Engine, select
+from sqlalchemy.orm import Session, selectinload
+
+from ninefold.catalog.models import Service
+from ninefold.catalog.spec import SLOSpec
+from ninefold.db import migrate
+from ninefold.db.engine import make_engine, make_session_factory
+from ninefold.identity.models import Team
+from ninefold.slo import flows, jobs, store
+from ninefold.slo.models import SLO, SloBucket
+from ninefold.slo.schemas import Event, EventBatch, SLOStatus
+from ninefold.slo.windows import decompose
+
+BENCH = Path(__file__).resolve().parent
+DATA = BENCH / "data"
+PG_DEFAULT = "postgresql://postgres@127.0.0.1:5432/test"
+PG_SCHEMA = "ninefold_bench"
+TARGET_SECONDS = 1.0
+
+console = Console(highlight=False, width=None if sys.stdout.isatty() else 120)
+
+
+# -- catalog ----------------------------------------------------------------------------------
+
+
+def create_catalog(engine: Engine, defs: Sequence[SloDef], *, prometheus: bool = False) -> None:
+    """Teams, services and SLOs of ``defs`` (ids follow the SLO index order)."""
+    now = AT
+    with make_session_factory(engine)() as s, s.begin():
+        teams: dict[int, Team] = {}
+        services: dict[int, Service] = {}
+        for d in sorted(defs, key=lambda d: d.index):
+            if d.team not in teams:
+                teams[d.team] = Team(
+                    name=team_name(d.team), contact={}, created_at=now, updated_at=now
+                )
+                s.add(teams[d.team])
+                s.flush()
+            if d.service not in services:
+                services[d.service] = Service(
+                    name=service_name(d.service),
+                    tier=d.service % 4,
+                    owner_team_id=teams[d.team].id,
+                    labels={},
+                    created_at=now,
+                    updated_at=now,
+                )
+                s.add(services[d.service])
+                s.flush()
+        for d in sorted(defs, key=lambda d: d.index):
+            spec = SLOSpec.model_validate(d.spec(prometheus=prometheus))
+            s.add(
+                SLO(
+                    name=spec.name,
+                    service_id=services[d.service].id,
+                    objective=spec.objective,
+                    sli_kind=spec.sli.kind,
+                    source=spec.source,
+                    budgeting=spec.budgeting,
+                    spec=spec.model_dump(mode="json"),
+                    created_at=now,
+                    updated_at=now,
+                )
+            )
+        s.flush()
+
+
+def slo_ids(engine: Engine) -> dict[str, int]:
+    """SLO name → id."""
+    with make_session_factory(engine)() as s:
+        return {name: sid for sid, name in s.execute(select(SLO.id, SLO.name))}
+
+
+# -- bulk loading -----------------------------------------------------------------------------
+
+
+class Sink:
+    """Receives bucket rows in primary-key order (res, start, slo_id)."""
+
+    name = ""
+    seconds = 0.0
+    rows = 0
+
+    def write(self, rows: list[Any]) -> None:
+        started = time.perf_counter()
+        self._write(rows)
+        self.seconds += time.perf_counter() - started
+        self.rows += len(rows)
+
+    def _write(self, rows: list[Any]) -> None:
+        raise NotImplementedError
+
+    def finish(self) -> dict[str, float]:
+        raise NotImplementedError
+
+
+class SqliteSink(Sink):
+    """executemany, one transaction per day of data, synchronous=OFF; secondary index rebuilt."""
+
+    name = "SQLite"
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.conn = sqlite3.connect(path, isolation_level=None)
+        self.conn.execute("PRAGMA journal_mode=DELETE")
+        self.conn.execute("PRAGMA synchronous=OFF")
+        self.conn.execute("PRAGMA cache_size=-1000000")
+        self.conn.execute("DROP INDEX ix_slo_buckets_slo")
+
+    def _write(self, rows: list[Any]) -> None:
+        self.conn.execute("BEGIN")
+        self.conn.executemany(
+            "INSERT INTO slo_buckets (res, start, slo_id, good, total, slice_good, slice_total) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?)",
+            rows,
+        )
+        self.conn.execute("COMMIT")
+
+    def finish(self) -> dict[str, float]:
+        started = time.perf_counter()
+        self.conn.execute("CREATE INDEX ix_slo_buckets_slo ON slo_buckets (slo_id, res, start)")
+        index = time.perf_counter() - started
+        self.conn.execute("PRAGMA journal_mode=WAL")
+        self.conn.close()
+        return {"index_s": index}
+
+
+class PostgresSink(Sink):
+    """Binary COPY into the table without keys; keys, index and FK rebuilt, then VACUUM ANALYZE."""
+
+    name = "PostgreSQL"
+
+    def __init__(self, conninfo: str) -> None:
+        self.conn = psycopg.connect(conninfo, autocommit=True)
+        self.conn.execute(
+            "ALTER TABLE slo_buckets DROP CONSTRAINT pk_slo_buckets, "
+            "DROP CONSTRAINT fk_slo_buckets_slo_id_slos"
+        )
+        self.conn.execute("DROP INDEX ix_slo_buckets_slo")
+        self._cursor = self.conn.cursor()
+        self._copy_cm = self._cursor.copy(
+            "COPY slo_buckets (res, start, slo_id, good, total, slice_good, slice_total) "
+            "FROM STDIN (FORMAT BINARY)"
+        )
+        self._copy = self._copy_cm.__enter__()
+        self._copy.set_types(["int4", "int8", "int4", "float8", "float8", "int4", "int4"])
+
+    def _write(self, rows: list[Any]) -> None:
+        write_row = self._copy.write_row
+        for row in rows:
+            write_row(row)
+
+    def finish(self) -> dict[str, float]:
+        started = time.perf_counter()
+        self._copy_cm.__exit__(None, None, None)
+        self._cursor.close()
+        self.seconds += time.perf_counter() - started
+        started = time.perf_counter()
+        self.conn.execute("SET maintenance_work_mem = '1GB'")
+        self.conn.execute(
+            "ALTER TABLE slo_buckets ADD CONSTRAINT pk_slo_buckets PRIMARY KEY (res, start, slo_id)"
+        )
+        self.conn.execute("CREATE INDEX ix_slo_buckets_slo ON slo_buckets (slo_id, res, start)")
+        self.conn.execute(
+            "ALTER TABLE slo_buckets ADD CONSTRAINT fk_slo_buckets_slo_id_slos "
+            "FOREIGN KEY (slo_id) REFERENCES slos (id) ON DELETE CASCADE"
+        )
+        index = time.perf_counter() - started
+        started = time.perf_counter()
+        self.conn.execute("VACUUM ANALYZE slo_buckets")
+        vacuum = time.perf_counter() - started
+        self.conn.close()
+        return {"index_s": index, "vacuum_s": vacuum}
+
+
+def bulk_load(
+    defs: Sequence[SloDef], ids: dict[str, int], start: int, minutes: int, sinks: list[Sink]
+) -> dict[str, Any]:
+    """Generate every bucket row day by day and feed it to the sinks in primary-key order."""
+    ordered = sorted(defs, key=lambda d: ids[d.name])
+    chunks = day_chunks(start, minutes)
+    coarse: dict[int, list[Any]] = {res: [] for res in COARSE}
+    generate = 0.0
+    minute_rows = 0
+    columns = (
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("days · {task.fields[rows]:,} rows · {task.fields[rate]}"),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+    )
+    names = " + ".join(s.name for s in sinks)
+    with Progress(*columns, console=console) as progress:
+        task = progress.add_task(f"loading {names}", total=len(chunks), rows=0, rate="")
+        began = time.perf_counter()
+        for j0, j1 in chunks:
+            started = time.perf_counter()
+            per_slo = [slo_chunk(d, ids[d.name], start, j0, j1) for d in ordered]
+            rows = [
+                r
+                for r in chain.from_iterable(zip(*(c.minute_rows for c in per_slo), strict=True))
+                if r
+            ]
+            for res in COARSE:
+                coarse[res].extend(chain.from_iterable(c.coarse[res] for c in per_slo))
+            generate += time.perf_counter() - started
+            for sink in sinks:
+                sink.write(rows)
+            minute_rows += len(rows)
+            done = minute_rows + sum(map(len, coarse.values()))
+            progress.update(
+                task,
+                advance=1,
+                rows=done,
+                rate=f"{done / (time.perf_counter() - began) / 1e6:.2f} M rows/s",
+            )
+        task2 = progress.add_task(
+            "coarse buckets (10m, 1h, 1d)", total=len(COARSE), rows=0, rate=""
+        )
+        for res in COARSE:
+            started = time.perf_counter()
+            rows = sorted(coarse.pop(res), key=itemgetter(1, 2))
+            generate += time.perf_counter() - started
+            for sink in sinks:
+                sink.write(rows)
+            progress.update(task2, advance=1, rows=sinks[0].rows if sinks else 0)
+    out: dict[str, Any] = {"generate_s": generate, "minute_rows": minute_rows}
+    for sink in sinks:
+        finish = sink.finish()
+        out[sink.name] = {"rows": sink.rows, "load_s": sink.seconds, **finish}
+    return out
+
+
+# -- ingest cross-check -----------------------------------------------------------------------
+
+
+def _bucket_set(session: Session, slo_id: int, cut: int) -> set[tuple[Any, ...]]:
+    rows = session.execute(
+        select(
+            SloBucket.res,
+            SloBucket.start,
+            SloBucket.good,
+            SloBucket.total,
+            SloBucket.slice_good,
+            SloBucket.slice_total,
+        ).where(SloBucket.slo_id == slo_id, SloBucket.start >= cut)
+    )
+    return {(r[0], r[1], float(r[2]), float(r[3]), r[4], r[5]) for r in rows}
+
+
+def verify_sample(
+    defs: Sequence[SloDef], start: int, minutes: int, targets: dict[str, str], days: int
+) -> dict[str, Any]:
+    """Ingest sample SLOs through ``flows.ingest_batch`` and compare with the loaded rows.
+
+    Occurrences SLOs get their full range; Timeslices SLOs (ingest recomputes each touched slice
+    with a few queries) the last two days of it — whole days, so their buckets are complete.
+    """
+    picks = _sample(defs)
+    path = DATA / "verify.db"
+    _remove_sqlite(path)
+    engine = make_engine(f"sqlite:///{path}")
+    migrate.upgrade(engine)
+    create_catalog(engine, picks)
+    ids = slo_ids(engine)
+    factory = make_session_factory(engine)
+    limits = flows.IngestLimits(max_age=timedelta(days=days + 400), max_future=timedelta(0))
+    chunks = day_chunks(start, minutes)
+    results = []
+    started = time.perf_counter()
+    events_total = 0
+    for d in picks:
+        first = chunks[0][0] if d.budgeting == "occurrences" else chunks[-3][0]
+        cut = start + 60 * first if first else 0
+        events = [e for e in events_of(d, start, minutes) if e[0] >= cut]
+        events_total += len(events)
+        for n, i in enumerate(range(0, len(events), 10_000)):
+            batch = EventBatch(
+                batch_id=f"bench-{n}",
+                events=[
+                    Event(timestamp=datetime.fromtimestamp(ts, UTC), good=g, total=t)
+                    for ts, g, t in events[i : i + 10_000]
+                ],
+            )
+            with factory() as s, s.begin():
+                slo = store.get_slo(s, name=d.name)
+                flows.ingest_batch(s, slo=slo, batch=batch, now=AT, limits=limits)
+        with factory() as s:
+            expected = _bucket_set(s, ids[d.name], cut)
+        row = {"slo": d.name, "kind": d.kind, "rows": len(expected), "events": len(events)}
+        for label, url in targets.items():
+            other = make_engine(url)
+            with make_session_factory(other)() as s:
+                other_id = s.scalar(select(SLO.id).where(SLO.name == d.name))
+                assert other_id is not None
+                got = _bucket_set(s, other_id, cut)
+            other.dispose()
+            row[label] = "equal" if got == expected else f"DIFFERENT ({len(got ^ expected)} rows)"
+        results.append(row)
+    engine.dispose()
+    _remove_sqlite(path)
+    ok = all(v == "equal" for r in results for k, v in r.items() if k in targets)
+    return {
+        "ok": ok,
+        "slos": results,
+        "events": events_total,
+        "seconds": time.perf_counter() - started,
+    }
+
+
+def _sample(defs: Sequence[SloDef]) -> list[SloDef]:
+    """A few SLOs covering every data shape: burning, calendar, low traffic, stopped, slices."""
+    wanted: list[SloDef] = []
+    checks: list[Callable[[SloDef], bool]] = [
+        lambda d: d.budgeting == "occurrences" and bool(d.incidents),
+        lambda d: "calendar" in d.window,
+        lambda d: d.base < 2,
+        lambda d: d.stops_at is not None,
+        lambda d: d.slice_minutes == 1,
+        lambda d: d.slice_minutes == 5,
+    ]
+    for check in checks:
+        for d in defs:
+            if check(d) and d not in wanted:
+                wanted.append(d)
+                break
+    return wanted
+
+
+# -- measuring (child process) ----------------------------------------------------------------
+
+
+def _timed(fn: Callable[[], Any], runs: int) -> tuple[float, list[float]]:
+    """Warm-up time and the times of ``runs`` further calls."""
+    started = time.perf_counter()
+    fn()
+    warm = time.perf_counter() - started
+    times = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - started)
+    return warm, times
+
+
+def _stats(times: Sequence[float]) -> dict[str, float]:
+    return {"median": statistics.median(times), "worst": max(times), "best": min(times)}
+
+
+def measure(url: str, runs: int, prom_names: Sequence[str], profile: bool) -> dict[str, Any]:
+    """Evaluation timings and memory on one database (runs in a fresh process)."""
+    engine = make_engine(url)
+    factory = make_session_factory(engine)
+    out: dict[str, Any] = {}
+
+    statuses: list[SLOStatus] = []
+
+    def job() -> None:
+        nonlocal statuses
+        with factory() as s, s.begin():
+            statuses = jobs.run(s, AT)
+
+    warm, times = _timed(job, runs)
+    out["job"] = {"first": warm, **_stats(times), "slos": len(statuses)}
+    out["status_counts"] = _count(st.status for st in statuses)
+    out["firing"] = _count(a.severity for st in statuses for a in st.alerts if a.firing)
+
+    with factory() as s:
+        slos = _load_slos(s)
+
+        def evaluate() -> None:
+            flows.evaluate_slos(s, slos=slos, at=AT, prometheus=None)
+
+        _, times = _timed(evaluate, runs)
+        out["evaluate"] = _stats(times)
+        plans = [flows._plan(slo, AT) for slo in slos]
+        started = time.perf_counter()
+        for _ in range(runs):
+            flows._push_counts(s, plans)
+        out["sql_s"] = (time.perf_counter() - started) / runs
+        out["ranges"] = len({rng for p in plans for rng in p.ranges.values()})
+
+        tracemalloc.start()
+        tracemalloc.reset_peak()
+        with factory() as s2, s2.begin():
+            jobs.run(s2, AT)
+        out["tracemalloc_peak"] = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+
+        out["windows"] = {}
+        for window in ("1d", "7d", "30d"):
+            variant = _with_window(slos, window)
+            _, times = _timed(
+                lambda v=variant: flows.evaluate_slos(s, slos=v, at=AT, prometheus=None), runs
+            )
+            end = int(AT.timestamp())
+            seconds = {"1d": 86400, "7d": 7 * 86400, "30d": 30 * 86400}[window]
+            buckets = sum((hi - lo) // res for res, lo, hi in decompose(end - seconds, end))
+            out["windows"][window] = {**_stats(times), "buckets": buckets}
+
+        subset = [slo for slo in slos if slo.name in set(prom_names)]
+        if subset:
+            _, times = _timed(
+                lambda: flows.evaluate_slos(s, slos=subset, at=AT, prometheus=None), runs
+            )
+            out["subset"] = {**_stats(times), "slos": len(subset)}
+            out["subset_status"] = {
+                st.name: _status_digest(st)
+                for st in flows.evaluate_slos(s, slos=subset, at=AT, prometheus=None)
+            }
+        if profile:
+            out["profile"] = _profile(factory)
+    out["ru_maxrss"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    out["vm_hwm"] = _vm_hwm()
+    engine.dispose()
+    return out
+
+
+def _vm_hwm() -> int:
+    """Peak resident set of this process's address space (bytes, from /proc/self/status).
+
+    ``ru_maxrss`` is kept for reference, but Linux carries the parent's peak over the exec of a
+    child, so in a process started by the (large) loader it reports the loader's peak.
+    """
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024
+    return 0
+
+
+def _load_slos(session: Session) -> list[SLO]:
+    """All SLOs with service and team loaded, detached so their specs can be varied freely."""
+    slos = list(
+        session.scalars(select(SLO).options(selectinload(SLO.service).selectinload(Service.owner)))
+    )
+    for slo in slos:
+        session.expunge(slo)
+    return slos
+
+
+def _with_window(slos: Sequence[SLO], window: str) -> list[SLO]:
+    out = []
+    for slo in slos:
+        copy = SLO(id=slo.id, name=slo.name, spec={**slo.spec, "window": {"rolling": window}})
+        copy.service = slo.service
+        out.append(copy)
+    return out
+
+
+def _count(items: Iterator[str] | Any) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for item in items:
+        counts[item] = counts.get(item, 0) + 1
+    return dict(sorted(counts.items()))
+
+
+def _status_digest(st: SLOStatus) -> dict[str, Any]:
+    return {
+        "sli": st.sli,
+        "good": st.good,
+        "total": st.total,
+        "remaining": st.error_budget_remaining_fraction,
+        "burn": st.burn_rates,
+        "status": st.status,
+        "firing": sorted(a.severity for a in st.alerts if a.firing),
+    }
+
+
+def _profile(factory: Any) -> str:
+    import cProfile
+    import io
+    import pstats
+
+    prof = cProfile.Profile()
+    with factory() as s, s.begin():
+        prof.enable()
+        jobs.run(s, AT)
+        prof.disable()
+    buf = io.StringIO()
+    pstats.Stats(prof, stream=buf).sort_stats("cumulative").print_stats(35)
+    return buf.getvalue()
+
+
+def run_child(url: str, runs: int, prom_names: Sequence[str], profile: bool) -> dict[str, Any]:
+    """Run :func:`measure` in a fresh interpreter (so ru_maxrss is the evaluation's own)."""
+    cmd = [sys.executable, str(Path(__file__).resolve()), "--measure", url, "--runs", str(runs)]
+    cmd += ["--prom-names", ",".join(prom_names)]
+    if profile:
+        cmd.append("--profile")
+    proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    if proc.returncode != 0:
+        raise RuntimeError(f"measuring process failed:\n{proc.stderr[-4000:]}")
+    result: dict[str, Any] = json.loads(proc.stdout.strip().splitlines()[-1])
+    return result
+
+
+# -- databases --------------------------------------------------------------------------------
+
+
+def _remove_sqlite(path: Path) -> None:
+    for suffix in ("", "-wal", "-shm", "-journal"):
+        with contextlib.suppress(FileNotFoundError):
+            Path(str(path) + suffix).unlink()
+
+
+def pg_urls(base: str) -> tuple[str, str]:
+    """(SQLAlchemy URL, libpq conninfo) for the benchmark schema on ``base``."""
+    url = base.replace("postgresql://", "postgresql+psycopg://", 1)
+    sep = "&" if "?" in url else "?"
+    return f"{url}{sep}options=-csearch_path%3D{PG_SCHEMA}", base
+
+
+def pg_create_schema(base: str) -> None:
+    with psycopg.connect(base, autocommit=True) as conn:
+        conn.execute(f'DROP SCHEMA IF EXISTS "{PG_SCHEMA}" CASCADE')
+        conn.execute(f'CREATE SCHEMA "{PG_SCHEMA}"')
+
+
+def pg_drop_schema(base: str) -> None:
+    with psycopg.connect(base, autocommit=True) as conn:
+        conn.execute(f'DROP SCHEMA IF EXISTS "{PG_SCHEMA}" CASCADE')
+
+
+def pg_size(base: str) -> int:
+    with psycopg.connect(base, autocommit=True) as conn:
+        row = conn.execute(
+            "SELECT coalesce(sum(pg_total_relation_size(c.oid)), 0) FROM pg_class c "
+            "JOIN pg_namespace n ON n.oid = c.relnamespace "
+            "WHERE n.nspname = %s AND c.relkind IN ('r', 'm')",
+            (PG_SCHEMA,),
+        ).fetchone()
+        return int(row[0]) if row else 0
+
+
+def _meta_matches(path: Path, meta: dict[str, Any]) -> bool:
+    try:
+        return bool(json.loads(path.read_text()) == meta)
+    except (OSError, ValueError):
+        return False
+
+
+# -- output -----------------------------------------------------------------------------------
+
+
+def _ms(seconds: float | None) -> str:
+    if seconds is None:
+        return "–"
+    return f"{seconds * 1000:,.0f} ms" if seconds < 10 else f"{seconds:,.1f} s"
+
+
+def _mb(value: float) -> str:
+    return f"{value / 1e6:,.0f} MB"
+
+
+@dataclass
+class Report:
+    """Everything measured, for the tables and bench/data/results.json."""
+
+    args: dict[str, Any]
+    load: dict[str, Any] = field(default_factory=dict)
+    verify: dict[str, Any] | None = None
+    backends: dict[str, dict[str, Any]] = field(default_factory=dict)
+    prometheus: dict[str, Any] | None = None
+    total_s: float = 0.0
+
+
+def print_report(rep: Report) -> None:
+    a = rep.args
+    console.rule("[bold]ninefold SLO evaluation benchmark")
+    console.print(
+        f"{a['slos']:,} SLOs on {a['services']} services / {a['teams']} teams, {a['days']} days "
+        f"of per-minute pushed data, evaluated at {AT.isoformat()}; {os.cpu_count()} CPUs; "
+        f"Python {sys.version.split()[0]}"
+    )
+    if rep.load:
+        t = Table(title="Data loaded (bulk, then checked against the ingest flow)")
+        for col in ("backend", "bucket rows", "insert/COPY", "keys+index", "VACUUM", "size"):
+            t.add_column(col, justify="right" if col != "backend" else "left")
+        for name in ("SQLite", "PostgreSQL"):
+            info = rep.load.get(name)
+            if info:
+                t.add_row(
+                    name,
+                    f"{info['rows']:,}",
+                    _ms(info["load_s"]),
+                    _ms(info.get("index_s")),
+                    _ms(info.get("vacuum_s")),
+                    _mb(info.get("size", 0)),
+                )
+        console.print(t)
+        console.print(
+            f"  minute buckets: {rep.load['minute_rows']:,}; row generation "
+            f"{_ms(rep.load['generate_s'])} (shared by both backends)"
+        )
+    if rep.verify:
+        v = rep.verify
+        console.print(
+            f"  ingest cross-check: {len(v['slos'])} SLOs, {v['events']:,} events through "
+            f"flows.ingest_batch → loaded buckets "
+            + ("[green]identical[/]" if v["ok"] else "[red]DIFFERENT[/]")
+            + f" ({', '.join(s['kind'] for s in v['slos'])}) in {_ms(v['seconds'])}"
+        )
+    if rep.backends:
+        names = list(rep.backends)
+        t = Table(title=f"Full evaluation of all {a['slos']:,} SLOs at {AT:%Y-%m-%d %H:%M}Z")
+        t.add_column("measure")
+        for name in names:
+            t.add_column(name, justify="right")
+        ms = rep.backends
+
+        def row(label: str, fn: Callable[[dict[str, Any]], str]) -> None:
+            t.add_row(label, *(fn(ms[n]) for n in names))
+
+        runs = a["runs"]
+        row(f"jobs.run, median of {runs}", lambda m: _ms(m["job"]["median"]))
+        row(f"jobs.run, worst of {runs}", lambda m: _ms(m["job"]["worst"]))
+        row("jobs.run, first (records initial transitions)", lambda m: _ms(m["job"]["first"]))
+        row(f"evaluate_slos, median of {runs}", lambda m: _ms(m["evaluate"]["median"]))
+        row(f"evaluate_slos, worst of {runs}", lambda m: _ms(m["evaluate"]["worst"]))
+        row("  of which window sums (SQL)", lambda m: _ms(m["sql_s"]))
+        row("  distinct ranges queried", lambda m: str(m["ranges"]))
+        row("tracemalloc peak during jobs.run", lambda m: _mb(m["tracemalloc_peak"]))
+        row("peak RSS of the evaluating process", lambda m: _mb(m["vm_hwm"]))
+        row(
+            f"target < {TARGET_SECONDS:g} s (worst jobs.run)",
+            lambda m: "[green]met[/]" if m["job"]["worst"] < TARGET_SECONDS else "[red]missed[/]",
+        )
+        console.print(t)
+        first = next(iter(rep.backends.values()))
+        console.print(f"  statuses: {first['status_counts']}; alerts firing: {first['firing']}")
+        t = Table(title="Cost against window length: every SLO on the same rolling window")
+        t.add_column("window")
+        t.add_column("buckets summed per SLO", justify="right")
+        for name in names:
+            t.add_column(f"{name} evaluate_slos median", justify="right")
+        for window in ("1d", "7d", "30d"):
+            buckets = first["windows"][window]["buckets"]
+            t.add_row(
+                window,
+                str(buckets),
+                *(_ms(ms[n]["windows"][window]["median"]) for n in names),
+            )
+        console.print(t)
+    if rep.prometheus:
+        p = rep.prometheus
+        t = Table(title=f"Prometheus peer: the same 30 days for {p['services']} services")
+        t.add_column("what")
+        t.add_column("median", justify="right")
+        t.add_column("worst", justify="right")
+        t.add_column("notes")
+        t.add_row(
+            "Prometheus: 30d error ratio, all services (1 query)",
+            _ms(p["ratio30d"]["median"]),
+            _ms(p["ratio30d"]["worst"]),
+            f"{p['ratio30d']['series']} series",
+        )
+        t.add_row(
+            "Prometheus: 4 multiwindow burn-rate conditions (1 query)",
+            _ms(p["burn"]["median"]),
+            _ms(p["burn"]["worst"]),
+            f"{p['burn']['series']} firing",
+        )
+        ev = p["ninefold"]
+        t.add_row(
+            f"ninefold via PrometheusSource, {ev['slos']} SLOs (full evaluation)",
+            _ms(ev["median"]),
+            _ms(ev["worst"]),
+            f"{ev['queries']} HTTP queries per evaluation",
+        )
+        for name, m in rep.backends.items():
+            if "subset" in m:
+                t.add_row(
+                    f"ninefold pushed data on {name}, same {m['subset']['slos']} SLOs",
+                    _ms(m["subset"]["median"]),
+                    _ms(m["subset"]["worst"]),
+                    "",
+                )
+        console.print(t)
+        console.print(
+            f"  TSDB: {p['samples']:,} samples backfilled ({_mb(p['openmetrics_bytes'])} "
+            f"OpenMetrics) in {_ms(p['backfill_s'])}; {p['blocks']} blocks when measured; "
+            f"agreement with the pushed path: {p['agreement']}"
+        )
+    console.print(f"  whole benchmark: {_ms(rep.total_s)}")
+
+
+# -- main -------------------------------------------------------------------------------------
+
+
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    ap.add_argument("--slos", type=int, default=1000, help="number of SLOs (default 1000)")
+    ap.add_argument("--services", type=int, default=100, help="number of services (default 100)")
+    ap.add_argument("--teams", type=int, default=10, help="number of teams (default 10)")
+    ap.add_argument("--days", type=int, default=30, help="days of per-minute data (default 30)")
+    ap.add_argument("--runs", type=int, default=5, help="timed runs after a warm-up (default 5)")
+    ap.add_argument(
+        "--prom-services", type=int, default=100, help="services in Prometheus (default 100)"
+    )
+    ap.add_argument(
+        "--postgres-url", default=os.environ.get("NINEFOLD_BENCH_POSTGRES_URL", PG_DEFAULT)
+    )
+    ap.add_argument("--skip-sqlite", action="store_true")
+    ap.add_argument("--skip-postgres", action="store_true")
+    ap.add_argument("--skip-prometheus", action="store_true")
+    ap.add_argument("--skip-verify", action="store_true", help="skip the ingest cross-check")
+    ap.add_argument(
+        "--quick", action="store_true", help="small run: 200 SLOs, 7 days, 20 Prometheus services"
+    )
+    ap.add_argument("--keep", action="store_true", help="keep the databases and TSDB for --reuse")
+    ap.add_argument(
+        "--reuse", action="store_true", help="reuse databases kept by --keep with the same sizes"
+    )
+    ap.add_argument("--profile", action="store_true", help="print a cProfile of one jobs.run")
+    ap.add_argument("--measure", help=argparse.SUPPRESS)
+    ap.add_argument("--prom-names", default="", help=argparse.SUPPRESS)
+    args = ap.parse_args(argv)
+    if args.quick:
+        args.slos, args.days, args.prom_services = 200, 7, 20
+        args.services = min(args.services, 50)
+    return args
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    if args.measure:
+        names = [n for n in args.prom_names.split(",") if n]
+        result = measure(args.measure, args.runs, names, args.profile)
+        print(json.dumps(result))
+        return 0
+    began = time.perf_counter()
+    DATA.mkdir(parents=True, exist_ok=True)
+    defs = catalog(args.slos, args.services, args.teams, args.days)
+    start = data_start(args.days)
+    minutes = args.days * 1440
+    prom_n = 0 if args.skip_prometheus else min(args.prom_services, args.slos)
+    prom_names = [d.name for d in defs[:prom_n]]
+    rep = Report(
+        args={
+            "slos": args.slos,
+            "services": args.services,
+            "teams": args.teams,
+            "days": args.days,
+            "runs": args.runs,
+            "prom_services": args.prom_services,
+        }
+    )
+    meta = {k: rep.args[k] for k in ("slos", "services", "teams", "days")}
+
+    sqlite_path = DATA / "slo_eval.db"
+    sqlite_url = f"sqlite:///{sqlite_path}"
+    pg_url, pg_conninfo = pg_urls(args.postgres_url)
+    pg_conninfo_schema = (
+        f"{pg_conninfo}{'&' if '?' in pg_conninfo else '?'}options=-csearch_path%3D{PG_SCHEMA}"
+    )
+    targets: dict[str, str] = {}
+    if not args.skip_sqlite:
+        targets["SQLite"] = sqlite_url
+    if not args.skip_postgres:
+        targets["PostgreSQL"] = pg_url
+    meta_path = DATA / "slo_eval.meta.json"
+    reuse = args.reuse and _meta_matches(meta_path, {**meta, "targets": sorted(targets)})
+    try:
+        if not reuse:
+            meta_path.unlink(missing_ok=True)
+            sinks: list[Sink] = []
+            ids: dict[str, int] = {}
+            if "SQLite" in targets:
+                _remove_sqlite(sqlite_path)
+                engine = make_engine(sqlite_url)
+                migrate.upgrade(engine)
+                create_catalog(engine, defs)
+                ids = slo_ids(engine)
+                engine.dispose()
+                sinks.append(SqliteSink(sqlite_path))
+            if "PostgreSQL" in targets:
+                pg_create_schema(args.postgres_url)
+                engine = make_engine(pg_url)
+                migrate.upgrade(engine)
+                create_catalog(engine, defs)
+                pg_ids = slo_ids(engine)
+                engine.dispose()
+                if ids and pg_ids != ids:
+                    raise RuntimeError("SLO ids differ between SQLite and PostgreSQL")
+                ids = pg_ids
+                sinks.append(PostgresSink(pg_conninfo_schema))
+            rep.load = bulk_load(defs, ids, start, minutes, sinks)
+            if "SQLite" in rep.load:
+                rep.load["SQLite"]["size"] = sqlite_path.stat().st_size
+            if "PostgreSQL" in rep.load:
+                rep.load["PostgreSQL"]["size"] = pg_size(args.postgres_url)
+            if not args.skip_verify and targets:
+                console.print("cross-checking a sample against flows.ingest_batch …")
+                rep.verify = verify_sample(defs, start, minutes, targets, args.days)
+            if args.keep:
+                meta_path.write_text(json.dumps({**meta, "targets": sorted(targets)}))
+        for name, url in targets.items():
+            console.print(f"measuring the evaluation on {name} (fresh process) …")
+            rep.backends[name] = run_child(url, args.runs, prom_names, args.profile)
+            if args.profile:
+                console.print(rep.backends[name].pop("profile"), markup=False)
+        if prom_n:
+            from slo_prom import run_prometheus_peer
+
+            rep.prometheus = run_prometheus_peer(
+                defs[:prom_n],
+                start=start,
+                minutes=minutes,
+                runs=args.runs,
+                workdir=DATA / "prometheus",
+                pushed={n: m.get("subset_status", {}) for n, m in rep.backends.items()},
+                console=console,
+                create_catalog=create_catalog,
+                keep=args.keep,
+            )
+    finally:
+        if not args.keep:
+            if "PostgreSQL" in targets:
+                pg_drop_schema(args.postgres_url)
+            _remove_sqlite(sqlite_path)
+    rep.total_s = time.perf_counter() - began
+    for m in rep.backends.values():
+        m.pop("subset_status", None)
+    (DATA / "results.json").write_text(json.dumps(rep.__dict__, indent=2, default=str))
+    print_report(rep)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
