@@ -417,3 +417,31 @@ def test_out_of_range_or_naive_times_are_422(
         )
         assert resp.status_code == 422, resp.text
         assert "time" in resp.json()["detail"]
+
+
+def test_burndown_series(
+    client: TestClient,
+    session_factory: sessionmaker[Session],
+    responder_headers: dict[str, str],
+    viewer_headers: dict[str, str],
+) -> None:
+    _setup(session_factory, objective=0.99, window={"rolling": "7d"})
+    # steady 0.5% errors for the week, then a 4-hour burst at 20%
+    events = []
+    for h in range(7 * 24):
+        t = T0 - timedelta(days=7) + timedelta(hours=h)
+        bad = 200 if h >= 7 * 24 - 4 else 5
+        events.append({"timestamp": _ts(t), "good": 1000 - bad, "total": 1000})
+    _push(client, responder_headers, "week", events)
+    got = client.get(
+        "/api/v1/slos/checkout-availability/burndown", params={"points": 7}, headers=viewer_headers
+    ).json()
+    points = got["points"]
+    assert len(points) == 7
+    assert points[-1]["at"].startswith("2026-11-01T00:00")
+    fractions = [p["remaining_fraction"] for p in points]
+    # budget stays at half while errors run at half the allowed rate, then the burst spends it
+    assert all(f == pytest.approx(0.5) for f in fractions[:-1])
+    expected_last = 1 - (5 * (7 * 24 - 4) + 200 * 4) / (0.01 * 1000 * 7 * 24)
+    assert fractions[-1] == pytest.approx(expected_last)
+    assert fractions[-1] < 0.1

@@ -14,7 +14,7 @@ from ninefold.catalog.importers import ImportFailed, to_yaml
 from ninefold.catalog.importers.backstage import import_backstage
 from ninefold.catalog.importers.openslo import import_openslo
 from ninefold.catalog.importers.sloth import import_sloth
-from ninefold.catalog.loader import CatalogError, load_directory
+from ninefold.catalog.loader import Catalog, CatalogError, Problem, load_directory
 from ninefold.catalog.validate import all_problems
 from ninefold.cli.common import console, err_console, fail, session_scope
 
@@ -34,10 +34,17 @@ def _print_problems(problems: list[str]) -> None:
         err_console.print(escape(line), highlight=False, soft_wrap=True)
 
 
-def validate(directory: Path = typer.Argument(..., help="catalog directory of YAML files")) -> None:
+def validate(
+    directory: Path = typer.Argument(..., help="catalog directory of YAML files"),
+    prometheus: str | None = typer.Option(
+        None, "--prometheus", help="also have this Prometheus evaluate every SLO query once"
+    ),
+) -> None:
     """Check a catalog directory; print every problem as file:line:column: message."""
     catalog = load_directory(directory)
     problems = all_problems(catalog)
+    if prometheus and not problems:
+        problems = _prometheus_problems(catalog, prometheus)
     if problems:
         _print_problems([str(p) for p in problems])
         count = len(problems)
@@ -52,6 +59,25 @@ def validate(directory: Path = typer.Argument(..., help="catalog directory of YA
         f"{len(catalog.services)} services, {len(catalog.slos)} SLOs",
         highlight=False,
     )
+
+
+def _prometheus_problems(catalog: Catalog, url: str) -> list[Problem]:
+    """Problems Prometheus finds in the queries of ``source: prometheus`` SLOs."""
+    from ninefold.errors import InvalidInput, UpstreamError
+    from ninefold.slo.prometheus import PrometheusSource
+
+    out: list[Problem] = []
+    with PrometheusSource(url, timeout=10) as source:
+        for entry in catalog.slos:
+            if entry.spec.source != "prometheus":
+                continue
+            try:
+                source.check_query(entry.spec)
+            except InvalidInput as exc:
+                out.append(entry.problem(exc.message, "sli"))
+            except UpstreamError as exc:
+                fail(exc.message, 2)
+    return out
 
 
 def _print_diff(diff: Diff, *, dry_run: bool) -> None:
