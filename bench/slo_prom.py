@@ -284,7 +284,7 @@ def _agreement(statuses: Sequence[SLOStatus], pushed: dict[str, dict[str, dict[s
                 worst = math.inf
         notes.append(
             f"{same_status}/{len(statuses)} statuses and alerts equal to {backend}, "
-            f"max |ΔSLI| {worst:.2g}"
+            f"max |ΔSLI| {worst:.1g}"
         )
     return "; ".join(notes) or "no pushed results to compare"
 
@@ -328,8 +328,10 @@ def run_prometheus_peer(
     catalog_path = workdir / "catalog.db"
     engine: Engine | None = None
     try:
+        started = time.perf_counter()
         prom.start()
         prom.wait_compacted(console)
+        out["startup_s"] = time.perf_counter() - started
         out["blocks"] = int(prom.metric("prometheus_tsdb_blocks_loaded"))
         with httpx.Client() as client:
             out["ratio30d"] = _time_query(
