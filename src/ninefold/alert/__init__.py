@@ -1,0 +1,1 @@
+"""Alerts: inbound formats, deduplication, routing, silences and inhibition."""
