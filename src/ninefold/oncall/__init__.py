@@ -1,0 +1,1 @@
+"""On-call: rotations, schedules, overrides and their iCalendar export."""
