@@ -8,9 +8,9 @@ Turns
     * ``daily`` / ``weekly``: at the wall time ``handoff`` (on ``handoff_weekday`` for weekly) in
       the layer's zone, every ``length`` days or weeks. Handoffs stay at the same *local* time across
       DST, so the turn that contains a change is an hour shorter (spring) or longer (autumn). The
-      first handoff is the first such wall time strictly after ``start``; ``handoff`` and
-      ``handoff_weekday`` default to ``start``'s local time and weekday, so by default ``start`` is
-      itself a handoff and every turn has full length.
+      first turn is a whole one when ``start`` is itself a handoff; otherwise it is partial and ends at the
+      first handoff after ``start``. ``handoff`` and ``handoff_weekday`` default to ``start``'s
+      local time and weekday, so by default every turn has full length.
     * ``hourly`` / ``custom``: every ``length`` hours or every ``turn_length`` of *elapsed* time
       from ``start``, ignoring wall clocks and DST.
 
@@ -202,8 +202,10 @@ class _Turns:
                 start_local.weekday() if layer.handoff_weekday is None else layer.handoff_weekday
             )
             first += timedelta(days=(weekday - first.weekday()) % 7)
-        if resolve_local(first, self.handoff, self.tz) <= layer.start:
+        if resolve_local(first, self.handoff, self.tz) < layer.start:
             first += WEEK if layer.kind is TurnKind.WEEKLY else DAY
+        if resolve_local(first, self.handoff, self.tz) == layer.start:
+            first += self.step  # start is a handoff: the first turn is a whole one
         self.first = first  # local date of handoff 1
 
     def at(self, k: int) -> datetime:
