@@ -279,7 +279,7 @@ def _parts(msg: EmailMessage) -> tuple[str, str]:
     page = parsed.get_body(("html",))
     assert text is not None
     assert page is not None
-    return text.get_content(), page.get_content()  # type: ignore[attr-defined]
+    return text.get_content(), page.get_content()
 
 
 def test_email_message_has_subject_text_and_html_alternative() -> None:
@@ -311,7 +311,7 @@ def test_email_message_id_is_stable_for_a_retry() -> None:
 
 def test_email_escapes_html_and_folds_header_injection() -> None:
     n = make(title="<script>x</script>\r\nBcc: victim@evil.example", summary="a & b")
-    msg = email_message(n, sender="p@nf.example", recipients="a@x.example")  # type: ignore[arg-type]
+    msg = email_message(n, sender="p@nf.example", recipients="a@x.example")
     assert "\n" not in msg["Subject"]
     assert msg["Bcc"] is None
     _, page = _parts(msg)

@@ -413,8 +413,8 @@ def test_email_is_received_with_subject_text_html_and_working_links(smtp_peer: S
     html_part = msg.get_body(("html",))
     assert text_part is not None
     assert html_part is not None
-    text = text_part.get_content()  # type: ignore[attr-defined]
-    html = html_part.get_content()  # type: ignore[attr-defined]
+    text = text_part.get_content()
+    html = html_part.get_content()
     assert "5xx ratio 2.1% over 1h" in text
     assert "checkout error budget burning 14x" in html
     # The links that arrived are the signed ones, and they verify for exactly their action.
@@ -429,7 +429,7 @@ def test_email_is_received_with_subject_text_html_and_working_links(smtp_peer: S
 
 def test_a_single_recipient_string_is_one_recipient(smtp_peer: SmtpPeer) -> None:
     smtp = SmtpSender(host="127.0.0.1", port=smtp_peer.port, from_address="pager@nf.example")
-    assert smtp.send_email("oncall@payments.example", page()).delivered  # type: ignore[arg-type]
+    assert smtp.send_email("oncall@payments.example", page()).delivered
     assert smtp_peer.mailbox.messages[0][1] == ["oncall@payments.example"]
 
 
