@@ -669,7 +669,7 @@ policies = st.builds(
 )
 
 
-@settings(max_examples=200)
+@settings(max_examples=200, deadline=None)
 @given(policy=policies, attempt=st.integers(1, 10_000), seed=st.integers())
 def test_delay_is_within_bounds(policy: BackoffPolicy, attempt: int, seed: int) -> None:
     top = ceiling(policy, attempt)
@@ -678,7 +678,7 @@ def test_delay_is_within_bounds(policy: BackoffPolicy, attempt: int, seed: int) 
     assert timedelta(0) <= delay <= top
 
 
-@settings(max_examples=200)
+@settings(max_examples=200, deadline=None)
 @given(policy=policies, attempt=st.integers(1, 500))
 def test_ceiling_is_monotonic_and_reaches_the_cap(policy: BackoffPolicy, attempt: int) -> None:
     assert ceiling(policy, attempt) <= ceiling(policy, attempt + 1) <= policy.cap
@@ -686,7 +686,7 @@ def test_ceiling_is_monotonic_and_reaches_the_cap(policy: BackoffPolicy, attempt
         assert ceiling(policy, 10_000) == policy.cap
 
 
-@settings(max_examples=100)
+@settings(max_examples=100, deadline=None)
 @given(policy=policies, seed=st.integers())
 def test_seeded_schedules_are_reproducible(policy: BackoffPolicy, seed: int) -> None:
     def schedule() -> list[tuple[bool, timedelta]]:

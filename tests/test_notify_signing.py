@@ -113,7 +113,7 @@ def test_empty_secret_is_refused() -> None:
         signature_header("", BODY, T)
 
 
-@settings(max_examples=100)
+@settings(max_examples=100, deadline=None)
 @given(
     body=st.binary(max_size=2000),
     secret=st.binary(min_size=1, max_size=64),
@@ -207,7 +207,7 @@ def test_make_action_token_refuses_bad_input() -> None:
         make_action_token(SECRET, "42", "resolve", datetime(2026, 11, 1))
 
 
-@settings(max_examples=100)
+@settings(max_examples=100, deadline=None)
 @given(
     alert_id=st.text(min_size=1, max_size=80),
     action=st.sampled_from(AlertAction),
