@@ -120,6 +120,8 @@ class PrometheusServer:
     workdir: Path
     targets: list[str] = field(default_factory=list)
     rule_files: list[Path] = field(default_factory=list)
+    extra_config: str = ""
+    extra_args: list[str] = field(default_factory=list)
     port: int = 0
     process: subprocess.Popen[bytes] | None = None
 
@@ -145,6 +147,7 @@ class PrometheusServer:
                     f"--web.listen-address=127.0.0.1:{self.port}",
                     "--storage.tsdb.retention.time=1d",
                     "--web.enable-lifecycle",
+                    *self.extra_args,
                 ],
                 stdout=log,
                 stderr=subprocess.STDOUT,
@@ -180,6 +183,7 @@ class PrometheusServer:
             + "  - job_name: exporter\n"
             + "    scrape_interval: 1s\n"
             + f"    static_configs:\n      - targets: [{targets}]\n"
+            + self.extra_config
         )
 
     def api(self, path: str, **params: Any) -> Any:

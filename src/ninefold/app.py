@@ -16,6 +16,7 @@ from sqlalchemy.exc import OperationalError
 from ninefold import __version__
 from ninefold.config import Settings
 from ninefold.core.clock import Clock, SystemClock
+from ninefold.core.ratelimit import RateLimiter
 from ninefold.db.engine import make_engine, make_session_factory
 from ninefold.errors import NinefoldError
 from ninefold.system.metrics import make_metrics
@@ -35,6 +36,8 @@ def create_app(
     ``clock`` and ``engine`` may be injected (tests); ``start_engine`` overrides
     ``settings.engine_enabled`` for the background evaluation loop.
     """
+    from ninefold.alert.api import router as alert_router
+    from ninefold.alert.inbound import router as inbound_router
     from ninefold.catalog.api import router as catalog_router
     from ninefold.engine.runner import EngineRunner
     from ninefold.identity.api import router as identity_router
@@ -67,6 +70,7 @@ def create_app(
     app.state.session_factory = make_session_factory(db)
     app.state.clock = clock or SystemClock()
     app.state.metrics = make_metrics()
+    app.state.rate_limiter = RateLimiter()
 
     @app.exception_handler(NinefoldError)
     async def _ninefold_error(_request: Request, exc: NinefoldError) -> JSONResponse:
@@ -115,4 +119,6 @@ def create_app(
     app.include_router(identity_router, prefix="/api/v1")
     app.include_router(catalog_router, prefix="/api/v1")
     app.include_router(slo_router, prefix="/api/v1")
+    app.include_router(alert_router, prefix="/api/v1")
+    app.include_router(inbound_router)
     return app

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
-import ninefold.catalog.models
-import ninefold.identity.models
-import ninefold.slo.models  # noqa: F401
+from ninefold.alert import models as alert_models
+from ninefold.catalog import models as catalog_models
 from ninefold.db.base import Base
+from ninefold.identity import models as identity_models
+from ninefold.slo import models as slo_models
+
+#: Every module holding ORM classes; importing them registers their tables on Base.metadata.
+MODEL_MODULES = (alert_models, catalog_models, identity_models, slo_models)
 
 target_metadata = Base.metadata

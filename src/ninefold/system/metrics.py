@@ -22,6 +22,7 @@ class Metrics:
     slo_sli: Gauge
     slo_burn_rate: Gauge
     alerts_firing: Gauge
+    alerts_received: Counter
 
 
 def make_metrics() -> Metrics:
@@ -66,6 +67,12 @@ def make_metrics() -> Metrics:
             "ninefold_slo_burn_rate",
             "burn rate per window",
             ["slo", "service", "window"],
+            registry=reg,
+        ),
+        alerts_received=Counter(
+            "ninefold_alerts_received",
+            "inbound alerts by source and outcome",
+            ["source", "outcome"],
             registry=reg,
         ),
         alerts_firing=Gauge(

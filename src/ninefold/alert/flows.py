@@ -1,0 +1,128 @@
+"""Alert use cases: receive (dedup, update, resolve), acknowledge, resolve, expire."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy.orm import Session
+
+from ninefold.alert import store
+from ninefold.alert.models import Alert, Integration
+from ninefold.alert.normalize import Incoming
+from ninefold.errors import InvalidInput
+
+
+@dataclass(frozen=True)
+class Received:
+    """What happened to one incoming alert."""
+
+    dedup_key: str
+    outcome: str  # created, updated, resolved, acknowledged, ignored
+    alert_id: int | None
+
+
+def receive(
+    session: Session, *, items: Sequence[Incoming], integration: Integration | None, now: datetime
+) -> list[Received]:
+    """Store incoming alerts: re-sent alerts update the open one, resolves close it."""
+    open_by_key = store.open_alerts_by_key(session, keys=[i.dedup_key for i in items])
+    out: list[Received] = []
+    for item in items:
+        alert = open_by_key.get(item.dedup_key)
+        if item.action == "trigger":
+            if alert is None:
+                alert = _create(session, item, integration, now)
+                open_by_key[item.dedup_key] = alert
+                out.append(Received(item.dedup_key, "created", alert.id))
+            else:
+                _update(alert, item, now)
+                out.append(Received(item.dedup_key, "updated", alert.id))
+        elif alert is None:
+            out.append(Received(item.dedup_key, "ignored", None))
+        elif item.action == "resolve":
+            _update(alert, item, now)
+            resolve(session, alert=alert, at=item.ends_at or now, actor=item.source, now=now)
+            del open_by_key[item.dedup_key]
+            out.append(Received(item.dedup_key, "resolved", alert.id))
+        else:
+            acknowledge(session, alert=alert, actor=item.source, now=now)
+            out.append(Received(item.dedup_key, "acknowledged", alert.id))
+    session.flush()
+    return out
+
+
+def _create(
+    session: Session, item: Incoming, integration: Integration | None, now: datetime
+) -> Alert:
+    alert = Alert(
+        dedup_key=item.dedup_key,
+        fingerprint=item.fingerprint,
+        source=item.source,
+        integration_id=integration.id if integration else None,
+        service_id=integration.service_id if integration else None,
+        status="firing",
+        severity=item.severity,
+        summary=item.summary,
+        labels=item.labels,
+        annotations=item.annotations,
+        details=item.details,
+        generator_url=item.generator_url,
+        starts_at=item.starts_at or now,
+        ends_at=item.ends_at,
+        last_received_at=now,
+        receive_count=1,
+        created_at=now,
+    )
+    session.add(alert)
+    session.flush()
+    store.add_event(session, alert=alert, kind="created", at=now, actor=item.source)
+    return alert
+
+
+def _update(alert: Alert, item: Incoming, now: datetime) -> None:
+    alert.labels = item.labels
+    if item.annotations:
+        alert.annotations = item.annotations
+    if item.details:
+        alert.details = {**alert.details, **item.details}
+    if item.action == "trigger":
+        alert.summary = item.summary
+        alert.severity = item.severity
+        alert.ends_at = item.ends_at
+    alert.last_received_at = now
+    alert.receive_count += 1
+
+
+def acknowledge(session: Session, *, alert: Alert, actor: str, now: datetime) -> Alert:
+    """Acknowledge a firing alert (idempotent)."""
+    if alert.status != "firing":
+        raise InvalidInput(
+            f"alert {alert.id} is {alert.status}; only firing alerts can be acknowledged"
+        )
+    if alert.acknowledged_at is None:
+        alert.acknowledged_at = now
+        alert.acknowledged_by = actor
+        store.add_event(session, alert=alert, kind="acknowledged", at=now, actor=actor)
+    return alert
+
+
+def resolve(session: Session, *, alert: Alert, at: datetime, actor: str, now: datetime) -> Alert:
+    """Resolve an alert (idempotent)."""
+    if alert.status == "resolved":
+        return alert
+    alert.status = "resolved"
+    alert.resolved_at = min(at, now)
+    alert.ends_at = alert.resolved_at
+    store.add_event(session, alert=alert, kind="resolved", at=now, actor=actor)
+    return alert
+
+
+def expire(session: Session, *, now: datetime) -> int:
+    """Resolve Alertmanager-API alerts whose endsAt passed without a re-send."""
+    rows = store.expired_alerts(session, now=now)
+    for alert in rows:
+        assert alert.ends_at is not None
+        resolve(session, alert=alert, at=alert.ends_at, actor="expiry", now=now)
+    return len(rows)

@@ -1,0 +1,296 @@
+"""Inbound alert endpoints in the formats senders already speak.
+
+* ``POST /api/v2/alerts``: Alertmanager's API, so Prometheus's ``alerting.alertmanagers`` can
+  target ninefold (integration key as bearer token, basic-auth password, or path prefix
+  ``/integrations/<key>``).
+* ``POST /api/v1/webhooks/alertmanager``: Alertmanager's webhook payload, version 4.
+* ``POST /v2/enqueue``: PagerDuty Events API v2 (the routing key is the integration key).
+
+Every accepted alert is committed before the answer; invalid alerts of a batch are named in a
+400 while the valid ones are stored. Bodies over 512 KiB get 413; each key has a rate limit.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import time
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel, ValidationError
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
+
+from ninefold.alert import flows, normalize, store
+from ninefold.alert.models import Integration
+from ninefold.alert.normalize import Incoming
+from ninefold.alert.schemas import AMAlert, AMWebhook, AMWebhookAlert, PDEvent
+
+MAX_BODY = 512 * 1024
+
+router = APIRouter(tags=["alerts in"])
+
+
+class _Refused(Exception):
+    def __init__(
+        self, status: int, body: dict[str, Any], headers: dict[str, str] | None = None
+    ) -> None:
+        self.response = JSONResponse(body, status_code=status, headers=headers)
+
+
+async def _read_body(request: Request) -> bytes:
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > MAX_BODY:
+        raise _Refused(413, {"detail": f"request body over {MAX_BODY // 1024} KiB"})
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > MAX_BODY:
+            raise _Refused(413, {"detail": f"request body over {MAX_BODY // 1024} KiB"})
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _json(body: bytes) -> Any:
+    try:
+        return json.loads(body)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise _Refused(400, {"detail": f"body is not valid JSON: {exc}"}) from None
+
+
+def _credentials(request: Request) -> str | None:
+    auth = request.headers.get("authorization", "")
+    scheme, _, value = auth.partition(" ")
+    if scheme.lower() == "bearer" and value.strip():
+        return value.strip()
+    if scheme.lower() == "basic" and value.strip():
+        try:
+            user, _, password = base64.b64decode(value.strip()).decode().partition(":")
+        except (binascii.Error, UnicodeDecodeError):
+            return None
+        return password or user or None
+    return None
+
+
+def _authenticate(request: Request, session: Session, key: str | None) -> Integration:
+    if not key:
+        raise _Refused(
+            401,
+            {
+                "detail": "missing integration key: send it as a bearer token, as the basic-auth "
+                "password, or in the path /integrations/<key>/…"
+            },
+            {"WWW-Authenticate": 'Bearer realm="ninefold", Basic realm="ninefold"'},
+        )
+    integration = store.integration_by_key(session, key=key, now=request.app.state.clock.now())
+    if integration is None:
+        raise _Refused(401, {"detail": "unknown, rotated or disabled integration key"})
+    wait = request.app.state.rate_limiter.check(
+        f"integration:{integration.id}", integration.rate_limit_per_minute, time.monotonic()
+    )
+    if wait:
+        raise _Refused(
+            429,
+            {
+                "detail": f"rate limit of {integration.rate_limit_per_minute}/min for this key exceeded"
+            },
+            {"Retry-After": str(int(wait))},
+        )
+    return integration
+
+
+def _field(err: dict[str, Any]) -> str:
+    return ".".join(str(p) for p in err.get("loc", ())) or "(alert)"
+
+
+def _validate_each(
+    raw: list[Any], model: type[BaseModel], prefix: str
+) -> tuple[list[tuple[int, Any]], list[dict[str, Any]]]:
+    good: list[tuple[int, Any]] = []
+    errors: list[dict[str, Any]] = []
+    for i, item in enumerate(raw):
+        try:
+            good.append((i, model.model_validate(item)))
+        except ValidationError as exc:
+            for err in exc.errors():
+                errors.append(
+                    {
+                        "index": i,
+                        "field": f"{prefix}[{i}].{_field(dict(err))}",
+                        "message": err["msg"],
+                    }
+                )
+    return good, errors
+
+
+def _store(
+    request: Request, integration_key: str | None, build: Callable[[Integration], list[Incoming]]
+) -> list[flows.Received]:
+    """Authenticate, normalise and commit in one transaction (retried once on a dedup race)."""
+    factory = request.app.state.session_factory
+    for attempt in (1, 2):
+        try:
+            with factory() as session, session.begin():
+                integration = _authenticate(request, session, integration_key)
+                items = build(integration)
+                return flows.receive(
+                    session, items=items, integration=integration, now=request.app.state.clock.now()
+                )
+        except IntegrityError:
+            # Another replica opened the same alert at the same moment: read it and update.
+            if attempt == 2:
+                raise
+    raise AssertionError("unreachable")
+
+
+async def _alertmanager_api(request: Request, key: str | None) -> Response:
+    try:
+        body = await _read_body(request)
+        raw = _json(body)
+        if not isinstance(raw, list):
+            raise _Refused(400, {"detail": "body must be a JSON array of alerts"})
+        good, errors = _validate_each(raw, AMAlert, "alerts")
+        now = request.app.state.clock.now()
+        received = await run_in_threadpool(
+            _store,
+            request,
+            key,
+            lambda _i: [normalize.from_alertmanager_api(a, now) for _n, a in good],
+        )
+    except _Refused as refused:
+        return refused.response
+    _count(request, "alertmanager", received)
+    if errors:
+        first = errors[0]
+        return JSONResponse(
+            {
+                "code": 400,
+                "message": f"{first['field']}: {first['message']}",
+                "errors": errors,
+                "accepted": len(good),
+            },
+            status_code=400,
+        )
+    return Response(status_code=200)
+
+
+@router.post("/api/v2/alerts", summary="Alertmanager API: receive alerts from Prometheus")
+async def alertmanager_api(request: Request) -> Response:
+    """Alertmanager-compatible alert intake (key as bearer token or basic-auth password)."""
+    return await _alertmanager_api(request, _credentials(request))
+
+
+@router.post(
+    "/integrations/{key}/api/v2/alerts", summary="Alertmanager API with the key in the path"
+)
+async def alertmanager_api_prefixed(key: str, request: Request) -> Response:
+    """Alertmanager-compatible alert intake for senders configured with a path prefix."""
+    return await _alertmanager_api(request, key)
+
+
+async def _alertmanager_webhook(request: Request, key: str | None) -> Response:
+    try:
+        raw = _json(await _read_body(request))
+        try:
+            hook = AMWebhook.model_validate(raw)
+        except ValidationError as exc:
+            err = exc.errors()[0]
+            raise _Refused(400, {"detail": f"{_field(dict(err))}: {err['msg']}"}) from None
+        good, errors = _validate_each(hook.alerts, AMWebhookAlert, "alerts")
+        now = request.app.state.clock.now()
+        received = await run_in_threadpool(
+            _store,
+            request,
+            key,
+            lambda _i: [normalize.from_alertmanager_webhook(a, now) for _n, a in good],
+        )
+    except _Refused as refused:
+        return refused.response
+    _count(request, "alertmanager-webhook", received)
+    if errors:
+        return JSONResponse(
+            {
+                "detail": f"{errors[0]['field']}: {errors[0]['message']}",
+                "errors": errors,
+                "accepted": len(good),
+            },
+            status_code=400,
+        )
+    return JSONResponse({"status": "success", "accepted": len(good)})
+
+
+@router.post("/api/v1/webhooks/alertmanager", summary="Alertmanager webhook (version 4)")
+async def alertmanager_webhook(request: Request) -> Response:
+    """Receive an Alertmanager webhook notification (key as bearer token or basic auth)."""
+    return await _alertmanager_webhook(request, _credentials(request))
+
+
+@router.post(
+    "/integrations/{key}/alertmanager", summary="Alertmanager webhook with the key in the path"
+)
+async def alertmanager_webhook_prefixed(key: str, request: Request) -> Response:
+    """Receive an Alertmanager webhook notification; the key is part of the URL."""
+    return await _alertmanager_webhook(request, key)
+
+
+def _pd_invalid(errors: list[str]) -> JSONResponse:
+    return JSONResponse(
+        {"status": "invalid event", "message": "Event object is invalid", "errors": errors},
+        status_code=400,
+    )
+
+
+@router.post("/v2/enqueue", status_code=202, summary="PagerDuty Events API v2")
+async def pagerduty_enqueue(request: Request) -> Response:
+    """PagerDuty Events API v2: trigger, acknowledge or resolve by dedup_key."""
+    try:
+        raw = _json(await _read_body(request))
+    except _Refused as refused:
+        return refused.response
+    if not isinstance(raw, dict):
+        return _pd_invalid(["Event object must be a JSON object"])
+    try:
+        event = PDEvent.model_validate(raw)
+    except ValidationError as exc:
+        return _pd_invalid([f"{_field(dict(e))}: {e['msg']}" for e in exc.errors()])
+    if event.event_action == "trigger" and event.payload is None:
+        return _pd_invalid(["payload: is required for trigger events"])
+    if event.event_action != "trigger" and not event.dedup_key:
+        return _pd_invalid([f"dedup_key: is required for {event.event_action} events"])
+    dedup = normalize.pagerduty_dedup_key(event, uuid.uuid4().hex)
+    now = request.app.state.clock.now()
+    try:
+        received = await run_in_threadpool(
+            _store,
+            request,
+            event.routing_key,
+            lambda integration: [normalize.from_pagerduty(event, integration.id, dedup, now)],
+        )
+    except _Refused as refused:
+        if refused.response.status_code == 401:
+            return JSONResponse(
+                {
+                    "status": "invalid event",
+                    "message": "Event object is invalid",
+                    "errors": ["routing_key: unknown integration key"],
+                },
+                status_code=403,
+            )
+        return refused.response
+    _count(request, "pagerduty", received)
+    return JSONResponse(
+        {"status": "success", "message": "Event processed", "dedup_key": dedup}, status_code=202
+    )
+
+
+def _count(request: Request, source: str, received: list[flows.Received]) -> None:
+    metrics = request.app.state.metrics
+    for r in received:
+        metrics.alerts_received.labels(source, r.outcome).inc()

@@ -1,0 +1,92 @@
+"""Alert tables: integrations (inbound keys), alerts (deduplicated, durable) and their events."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ForeignKey, Index, Integer, String, text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from ninefold.catalog.models import Service
+from ninefold.db.base import Base
+
+
+class Integration(Base):
+    """An inbound source with its own key: Alertmanager, PagerDuty Events v2, webhook …"""
+
+    __tablename__ = "integrations"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    kind: Mapped[str] = mapped_column(String(30))
+    service_id: Mapped[int | None] = mapped_column(
+        ForeignKey("services.id", ondelete="CASCADE"), index=True
+    )
+    key_prefix: Mapped[str] = mapped_column(String(16))
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    previous_key_hash: Mapped[str | None] = mapped_column(String(64), index=True)
+    previous_key_expires_at: Mapped[datetime | None]
+    rate_limit_per_minute: Mapped[int] = mapped_column(Integer, default=6000)
+    config: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[datetime]
+    disabled_at: Mapped[datetime | None]
+
+    service: Mapped[Service | None] = relationship()
+
+
+class Alert(Base):
+    """One alert: re-sent alerts update it; ``dedup_key`` is unique among open alerts."""
+
+    __tablename__ = "alerts"
+    __table_args__ = (
+        Index(
+            "uq_alerts_open_dedup_key",
+            "dedup_key",
+            unique=True,
+            sqlite_where=text("status = 'firing'"),
+            postgresql_where=text("status = 'firing'"),
+        ),
+        Index("ix_alerts_status_starts_at", "status", "starts_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    dedup_key: Mapped[str] = mapped_column(String(300))
+    fingerprint: Mapped[str] = mapped_column(String(16), index=True)
+    source: Mapped[str] = mapped_column(String(30))
+    integration_id: Mapped[int | None] = mapped_column(
+        ForeignKey("integrations.id", ondelete="SET NULL"), index=True
+    )
+    service_id: Mapped[int | None] = mapped_column(
+        ForeignKey("services.id", ondelete="SET NULL"), index=True
+    )
+    status: Mapped[str] = mapped_column(String(20))
+    severity: Mapped[str] = mapped_column(String(20), default="error")
+    summary: Mapped[str] = mapped_column(String(1024))
+    labels: Mapped[dict[str, Any]] = mapped_column()
+    annotations: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    details: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    generator_url: Mapped[str | None] = mapped_column(String(2000))
+    starts_at: Mapped[datetime]
+    ends_at: Mapped[datetime | None]
+    acknowledged_at: Mapped[datetime | None]
+    acknowledged_by: Mapped[str | None] = mapped_column(String(200))
+    resolved_at: Mapped[datetime | None]
+    last_received_at: Mapped[datetime]
+    receive_count: Mapped[int] = mapped_column(Integer, default=1)
+    created_at: Mapped[datetime]
+
+    service: Mapped[Service | None] = relationship()
+
+
+class AlertEvent(Base):
+    """Something that happened to an alert (received, updated, acknowledged, resolved …)."""
+
+    __tablename__ = "alert_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    alert_id: Mapped[int] = mapped_column(ForeignKey("alerts.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(30))
+    at: Mapped[datetime]
+    actor: Mapped[str | None] = mapped_column(String(200))
+    details: Mapped[dict[str, Any]] = mapped_column(default=dict)
