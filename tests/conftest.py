@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from hypothesis import settings as hypothesis_settings
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session, sessionmaker
@@ -20,6 +21,10 @@ from ninefold.core.clock import FrozenClock
 from ninefold.db import migrate
 from ninefold.db.engine import make_engine, make_session_factory
 from ninefold.identity import store as identity_store
+
+# Property tests must not fail because a busy CI machine was slow: no per-example deadline.
+hypothesis_settings.register_profile("ninefold", deadline=None)
+hypothesis_settings.load_profile("ninefold")
 
 PG_URL = os.environ.get("NINEFOLD_TEST_POSTGRES_URL")
 T0 = datetime(2026, 11, 1, tzinfo=UTC)
