@@ -227,22 +227,23 @@ class PostgresSink(Sink):
         self._copy_cm.__exit__(None, None, None)
         self._cursor.close()
         self.seconds += time.perf_counter() - started
-        started = time.perf_counter()
-        self.conn.execute("SET maintenance_work_mem = '1GB'")
-        self.conn.execute(
-            "ALTER TABLE slo_buckets ADD CONSTRAINT pk_slo_buckets PRIMARY KEY (res, start, slo_id)"
-        )
-        self.conn.execute("CREATE INDEX ix_slo_buckets_slo ON slo_buckets (slo_id, res, start)")
-        self.conn.execute(
-            "ALTER TABLE slo_buckets ADD CONSTRAINT fk_slo_buckets_slo_id_slos "
-            "FOREIGN KEY (slo_id) REFERENCES slos (id) ON DELETE CASCADE"
-        )
-        index = time.perf_counter() - started
-        started = time.perf_counter()
-        self.conn.execute("VACUUM ANALYZE slo_buckets")
-        vacuum = time.perf_counter() - started
+        self.conn.execute("SET maintenance_work_mem = '3GB'")
+        steps = {
+            "pk_s": "ALTER TABLE slo_buckets ADD CONSTRAINT pk_slo_buckets "
+            "PRIMARY KEY (res, start, slo_id)",
+            "ix_s": "CREATE INDEX ix_slo_buckets_slo ON slo_buckets (slo_id, res, start)",
+            "fk_s": "ALTER TABLE slo_buckets ADD CONSTRAINT fk_slo_buckets_slo_id_slos "
+            "FOREIGN KEY (slo_id) REFERENCES slos (id) ON DELETE CASCADE",
+            "vacuum_s": "VACUUM ANALYZE slo_buckets",
+        }
+        out = {}
+        for key, sql in steps.items():
+            started = time.perf_counter()
+            self.conn.execute(sql)
+            out[key] = time.perf_counter() - started
+        out["index_s"] = out["pk_s"] + out["ix_s"] + out["fk_s"]
         self.conn.close()
-        return {"index_s": index, "vacuum_s": vacuum}
+        return out
 
 
 def bulk_load(
@@ -407,21 +408,32 @@ def _sample(defs: Sequence[SloDef]) -> list[SloDef]:
 # -- measuring (child process) ----------------------------------------------------------------
 
 
+#: CPU seconds of this process per timed call of the last :func:`_timed` (for the report).
+_LAST_CPU: list[float] = []
+
+
 def _timed(fn: Callable[[], Any], runs: int) -> tuple[float, list[float]]:
-    """Warm-up time and the times of ``runs`` further calls."""
+    """Warm-up time and the wall-clock times of ``runs`` further calls."""
     started = time.perf_counter()
     fn()
     warm = time.perf_counter() - started
     times = []
+    _LAST_CPU.clear()
     for _ in range(runs):
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.process_time()
         fn()
         times.append(time.perf_counter() - started)
+        _LAST_CPU.append(time.process_time() - cpu)
     return warm, times
 
 
 def _stats(times: Sequence[float]) -> dict[str, float]:
-    return {"median": statistics.median(times), "worst": max(times), "best": min(times)}
+    return {
+        "median": statistics.median(times),
+        "worst": max(times),
+        "best": min(times),
+        "cpu_median": statistics.median(_LAST_CPU) if _LAST_CPU else 0.0,
+    }
 
 
 def measure(url: str, runs: int, prom_names: Sequence[str], profile: bool) -> dict[str, Any]:
@@ -633,10 +645,12 @@ def run_child(url: str, runs: int, prom_names: Sequence[str], profile: bool) -> 
     cmd += ["--prom-names", ",".join(prom_names)]
     if profile:
         cmd.append("--profile")
+    load_before = os.getloadavg()[0]
     proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
     if proc.returncode != 0:
         raise RuntimeError(f"measuring process failed:\n{proc.stderr[-4000:]}")
     result: dict[str, Any] = json.loads(proc.stdout.strip().splitlines()[-1])
+    result["loadavg"] = [load_before, os.getloadavg()[0]]
     return result
 
 
@@ -765,6 +779,10 @@ def print_report(rep: Report) -> None:
         row(f"jobs.run, worst of {runs}", lambda m: _ms(m["job"]["worst"]))
         row("jobs.run, first run (cold)", lambda m: _ms(m["job"]["first"]))
         row(
+            "  CPU time of the evaluating process, median",
+            lambda m: _ms(m["job"]["cpu_median"]),
+        )
+        row(
             f"jobs.run, median of {runs} after gc.freeze()",
             lambda m: _ms(m["job_frozen"]["median"]),
         )
@@ -774,6 +792,10 @@ def print_report(rep: Report) -> None:
         row("  distinct ranges queried", lambda m: str(m["ranges"]))
         row("tracemalloc peak during jobs.run", lambda m: _mb(m["tracemalloc_peak"]))
         row("peak RSS of the evaluating process", lambda m: _mb(m["vm_hwm"]))
+        row(
+            "machine load average (1 min) before → after",
+            lambda m: f"{m['loadavg'][0]:.1f} → {m['loadavg'][1]:.1f}",
+        )
         row(
             f"target < {TARGET_SECONDS:g} s (worst jobs.run)",
             lambda m: "[green]met[/]" if m["job"]["worst"] < TARGET_SECONDS else "[red]missed[/]",
@@ -840,6 +862,7 @@ def print_report(rep: Report) -> None:
             f"  TSDB: {p['samples']:,} samples backfilled ({_mb(p['openmetrics_bytes'])} "
             f"OpenMetrics) in {_ms(p['backfill_s'])}; start and compaction "
             f"{_ms(p['startup_s'])}, {p['blocks']} blocks when measured; "
+            f"machine load average {p['loadavg']:.1f}; "
             f"agreement with the pushed path: {p['agreement']}"
         )
     phases = ", ".join(f"{k} {_ms(v)}" for k, v in rep.phases.items())

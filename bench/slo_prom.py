@@ -333,6 +333,7 @@ def run_prometheus_peer(
         prom.wait_compacted(console)
         out["startup_s"] = time.perf_counter() - started
         out["blocks"] = int(prom.metric("prometheus_tsdb_blocks_loaded"))
+        out["loadavg"] = os.getloadavg()[0]
         with httpx.Client() as client:
             out["ratio30d"] = _time_query(
                 client,
