@@ -41,6 +41,7 @@ def create_app(
     from ninefold.catalog.api import router as catalog_router
     from ninefold.engine.runner import EngineRunner
     from ninefold.identity.api import router as identity_router
+    from ninefold.notification.api import router as notification_router
     from ninefold.slo.api import router as slo_router
     from ninefold.system.api import router as system_router
 
@@ -120,5 +121,6 @@ def create_app(
     app.include_router(catalog_router, prefix="/api/v1")
     app.include_router(slo_router, prefix="/api/v1")
     app.include_router(alert_router, prefix="/api/v1")
+    app.include_router(notification_router, prefix="/api/v1")
     app.include_router(inbound_router)
     return app

@@ -36,9 +36,13 @@ class EngineRunner:
 
     def jobs(self) -> list[tuple[str, Callable[[Any], object]]]:
         """The engine modules, each a callable taking the app state."""
+        from ninefold.notification.jobs import run_with_state as deliver_notifications
         from ninefold.slo.jobs import run_with_state
 
-        return [("slo-evaluation", run_with_state)]
+        return [
+            ("slo-evaluation", run_with_state),
+            ("notification-delivery", deliver_notifications),
+        ]
 
     def start(self) -> None:
         """Start the background thread."""

@@ -23,6 +23,7 @@ class Metrics:
     slo_burn_rate: Gauge
     alerts_firing: Gauge
     alerts_received: Counter
+    notifications: Counter
 
 
 def make_metrics() -> Metrics:
@@ -73,6 +74,12 @@ def make_metrics() -> Metrics:
             "ninefold_alerts_received",
             "inbound alerts by source and outcome",
             ["source", "outcome"],
+            registry=reg,
+        ),
+        notifications=Counter(
+            "ninefold_notifications",
+            "outbox delivery attempts by result (sent, retried, dead, lost)",
+            ["result"],
             registry=reg,
         ),
         alerts_firing=Gauge(

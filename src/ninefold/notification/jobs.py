@@ -1,0 +1,77 @@
+"""Periodic outbox delivery: the engine module that sends due notifications with real senders."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from ninefold.integrations.notify.senders import SmtpSender, WebhookSender
+from ninefold.notification.flows import DeliveryReport, Senders, deliver_due
+
+log = logging.getLogger("ninefold.notification")
+
+BATCH = 20
+"""Rows claimed per batch; with a 10 s sender timeout a batch fits well inside the 5 min lease."""
+
+MAX_BATCHES = 50
+"""Batches per run at most, so one run cannot starve the other engine modules."""
+
+
+def build_senders(settings: Any, clock: Any = None) -> Senders:
+    """Real senders from settings: httpx webhooks always, SMTP when ``smtp_host`` is set."""
+    webhook = WebhookSender(clock=clock)
+    email = None
+    host = getattr(settings, "smtp_host", None)
+    if host:
+        email = SmtpSender(
+            host=host,
+            port=int(getattr(settings, "smtp_port", 25) or 25),
+            from_address=getattr(settings, "smtp_from", None) or "ninefold@localhost",
+            starttls=bool(getattr(settings, "smtp_starttls", False)),
+            username=getattr(settings, "smtp_username", None),
+            password=getattr(settings, "smtp_password", None),
+        )
+    return Senders(webhook=webhook, email=email)
+
+
+def _senders(state: Any) -> Senders:
+    """The senders cached on the app state (one httpx connection pool per process)."""
+    senders: Senders | None = getattr(state, "notification_senders", None)
+    if senders is None:
+        senders = build_senders(state.settings, getattr(state, "clock", None))
+        state.notification_senders = senders
+    return senders
+
+
+def run_with_state(state: Any) -> DeliveryReport:
+    """Engine entry point: deliver due notifications batch by batch until none are left."""
+    senders = _senders(state)
+    metrics = getattr(state, "metrics", None)
+    counter = getattr(metrics, "notifications", None)
+    total = DeliveryReport()
+    for _ in range(MAX_BATCHES):
+        report = deliver_due(
+            state.session_factory, now=state.clock.now(), senders=senders, limit=BATCH
+        )
+        total = DeliveryReport(
+            claimed=total.claimed + report.claimed,
+            sent=total.sent + report.sent,
+            retried=total.retried + report.retried,
+            dead=total.dead + report.dead,
+            lost=total.lost + report.lost,
+        )
+        if counter is not None:
+            for result in ("sent", "retried", "dead", "lost"):
+                if n := getattr(report, result):
+                    counter.labels(result).inc(n)
+        if report.claimed < BATCH:
+            break
+    if total.claimed:
+        log.info(
+            "notifications: %d sent, %d to retry, %d dead, %d lost leases",
+            total.sent,
+            total.retried,
+            total.dead,
+            total.lost,
+        )
+    return total
