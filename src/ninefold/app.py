@@ -37,6 +37,7 @@ def create_app(
     ``settings.engine_enabled`` for the background evaluation loop.
     """
     from ninefold.alert.api import router as alert_router
+    from ninefold.alert.dispatch import load_routing
     from ninefold.alert.inbound import router as inbound_router
     from ninefold.catalog.api import router as catalog_router
     from ninefold.engine.runner import EngineRunner
@@ -53,6 +54,7 @@ def create_app(
         runner = None
         if run_engine:
             runner = EngineRunner(app.state)
+            app.state.engine_runner = runner
             runner.start()
         try:
             yield
@@ -72,6 +74,8 @@ def create_app(
     app.state.clock = clock or SystemClock()
     app.state.metrics = make_metrics()
     app.state.rate_limiter = RateLimiter()
+    app.state.routing = load_routing(settings.routing_file) if settings.routing_file else None
+    app.state.engine_runner = None
 
     @app.exception_handler(NinefoldError)
     async def _ninefold_error(_request: Request, exc: NinefoldError) -> JSONResponse:

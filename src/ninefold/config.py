@@ -32,6 +32,16 @@ class Settings(BaseSettings):
     config_dir: Path | None = Field(
         None, description="catalog YAML directory applied at serve start"
     )
+    routing_file: Path | None = Field(
+        None, description="alert routing YAML (Alertmanager route tree, receivers -> channels)"
+    )
+    delivery_interval_seconds: float = Field(1.0, gt=0, le=60)
+    smtp_host: str | None = Field(None, description="SMTP relay for email channels")
+    smtp_port: int = Field(25, ge=1, le=65535)
+    smtp_from: str = "ninefold@localhost"
+    smtp_starttls: bool = False
+    smtp_username: str | None = None
+    smtp_password: str | None = None
     evaluation_interval_seconds: float = Field(30.0, gt=0, le=3600)
     engine_enabled: bool = True
     prometheus_url: str | None = Field(

@@ -27,7 +27,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
-from ninefold.alert import flows, normalize, store
+from ninefold.alert import dispatch, flows, normalize, store
 from ninefold.alert.models import Integration
 from ninefold.alert.normalize import Incoming
 from ninefold.alert.schemas import AMAlert, AMWebhook, AMWebhookAlert, PDEvent
@@ -137,12 +137,24 @@ def _store(
     factory = request.app.state.session_factory
     for attempt in (1, 2):
         try:
+            state = request.app.state
             with factory() as session, session.begin():
                 integration = _authenticate(request, session, integration_key)
                 items = build(integration)
-                return flows.receive(
-                    session, items=items, integration=integration, now=request.app.state.clock.now()
-                )
+                now = state.clock.now()
+                received = flows.receive(session, items=items, integration=integration, now=now)
+                queued = 0
+                if state.routing is not None:
+                    queued = dispatch.notify(
+                        session,
+                        received=received,
+                        routing=state.routing,
+                        now=now,
+                        public_url=state.settings.public_url,
+                    )
+            if queued and state.engine_runner is not None:
+                state.engine_runner.wake_delivery()  # push pages out now, not at the next tick
+            return received
         except IntegrityError:
             # Another replica opened the same alert at the same moment: read it and update.
             if attempt == 2:

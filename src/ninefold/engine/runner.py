@@ -31,29 +31,53 @@ class EngineRunner:
     def __init__(self, state: Any) -> None:
         self._state = state
         self._stop = threading.Event()
+        self._wake = threading.Event()
         self._thread: threading.Thread | None = None
+        self._delivery: threading.Thread | None = None
         self._lock_conn: Any = None
 
     def jobs(self) -> list[tuple[str, Callable[[Any], object]]]:
         """The engine modules, each a callable taking the app state."""
-        from ninefold.notification.jobs import run_with_state as deliver_notifications
+        from ninefold.alert.jobs import run_with_state as expire_alerts
         from ninefold.slo.jobs import run_with_state
 
-        return [
-            ("slo-evaluation", run_with_state),
-            ("notification-delivery", deliver_notifications),
-        ]
+        return [("slo-evaluation", run_with_state), ("alert-expiry", expire_alerts)]
 
     def start(self) -> None:
         """Start the background thread."""
         self._thread = threading.Thread(target=self._loop, name="ninefold-engine", daemon=True)
         self._thread.start()
+        self._delivery = threading.Thread(
+            target=self._delivery_loop, name="ninefold-delivery", daemon=True
+        )
+        self._delivery.start()
+
+    def wake_delivery(self) -> None:
+        """Deliver queued notifications now (called after a commit that queued some)."""
+        self._wake.set()
+
+    def _delivery_loop(self) -> None:
+        # Delivery claims rows with SKIP LOCKED and leases, so every replica may run it at once;
+        # it needs no leader. It runs every delivery interval, or at once when woken.
+        from ninefold.notification.jobs import run_with_state as deliver
+
+        interval = float(self._state.settings.delivery_interval_seconds)
+        while not self._stop.is_set():
+            try:
+                deliver(self._state)
+            except Exception:
+                log.exception("notification delivery failed")
+            self._wake.wait(interval)
+            self._wake.clear()
 
     def stop(self) -> None:
         """Ask the loop to stop and wait for it."""
         self._stop.set()
+        self._wake.set()
         if self._thread is not None:
             self._thread.join(timeout=30)
+        if self._delivery is not None:
+            self._delivery.join(timeout=30)
         if self._lock_conn is not None:
             # Closing would return the connection to the pool with its session, and its
             # advisory locks, still alive: release them and drop the connection for good.
