@@ -50,7 +50,6 @@ class Settings(BaseSettings):
     prometheus_timeout_seconds: float = Field(10.0, gt=0, le=300)
     max_event_age_days: int = Field(35, ge=1, le=3660, description="oldest pushed event accepted")
     max_event_future_seconds: int = Field(300, ge=0, le=86400, description="clock skew allowed")
-    retention_days: int = Field(400, ge=1)
     default_gate_min_budget: float = Field(0.0, ge=-1.0, le=1.0)
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     public_url: str = "http://127.0.0.1:8080"
