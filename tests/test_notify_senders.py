@@ -20,6 +20,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+import aiosmtpd.controller as aiosmtpd_controller
+import aiosmtpd.smtp as aiosmtpd_smtp
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -59,9 +61,6 @@ from ninefold.integrations.notify.signing import (
     verify_action_token,
     verify_signature_header,
 )
-
-aiosmtpd_controller = pytest.importorskip("aiosmtpd.controller")
-aiosmtpd_smtp = pytest.importorskip("aiosmtpd.smtp")
 
 NOW = datetime(2026, 11, 1, 9, 30, tzinfo=UTC)
 SECRET = "whsec_loopback_3b9e"
@@ -489,7 +488,7 @@ def test_starttls_required_but_not_offered_is_permanent(smtp_peer: SmtpPeer) -> 
 @pytest.fixture(scope="module")
 def tls_files(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     if shutil.which("openssl") is None:
-        pytest.skip("openssl is needed to make a throwaway certificate")
+        pytest.fail("openssl is needed to make a throwaway certificate (Debian package openssl)")
     folder = tmp_path_factory.mktemp("tls")
     cert, key = folder / "cert.pem", folder / "key.pem"
     subprocess.run(

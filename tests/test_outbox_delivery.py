@@ -16,6 +16,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import SimpleNamespace
 from typing import Any
 
+import aiosmtpd.controller as aiosmtpd_controller
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
@@ -31,8 +32,6 @@ from ninefold.notification import flows, jobs, store
 from ninefold.notification.models import OutboxItem
 from ninefold.system.metrics import make_metrics
 from tests.test_outbox import SECRET, T0, add_channel, note
-
-aiosmtpd_controller = pytest.importorskip("aiosmtpd.controller")
 
 
 @dataclass

@@ -20,6 +20,9 @@ from ninefold.db.engine import make_engine, make_session_factory
 from ninefold.errors import NinefoldError
 
 console = Console(soft_wrap=True)
+if not console.is_terminal:
+    # Piped or captured output defaults to 80 columns, which would cut every name in tables.
+    console.width = 160
 err_console = Console(stderr=True)
 
 

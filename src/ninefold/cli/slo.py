@@ -15,7 +15,9 @@ from ninefold.slo import flows, jobs, store
 from ninefold.slo.schemas import SLOStatus
 from ninefold.slo.wiring import prometheus_source
 
-slo_app = typer.Typer(help="Service level objectives: list, status, alerts.", no_args_is_help=True)
+slo_app = typer.Typer(
+    help="Service level objectives: list, status, alerts, evaluate.", no_args_is_help=True
+)
 
 _STATUS_STYLE = {
     "healthy": "green",
@@ -47,6 +49,8 @@ def _rate(value: float | None) -> str:
 def _tte(seconds: float | None) -> str:
     if seconds is None:
         return "—"
+    if seconds <= 0:
+        return "spent"
     if seconds >= 86400:
         return f"{seconds / 86400:.1f}d"
     return f"{seconds / 3600:.1f}h"

@@ -30,7 +30,7 @@ SCENARIOS = (
     Scenario("checkout-latency", -25, 60, 0.05),
     Scenario("search-latency", -2 * 1440, 120, 0.055),  # slow burn: ticket
     Scenario("recommendations-probe", -6 * 1440, 120, 0.12),  # budget exhausted
-    Scenario("ledger-write-minutes", -2 * 1440 - 300, -2 * 1440 - 270, 0.02),
+    Scenario("ledger-write-minutes", -2 * 1440 - 300, -2 * 1440 - 290, 0.02),
     Scenario("edge-availability", -3 * 1440 - 40, -3 * 1440 - 25, 0.02),
 )
 
@@ -58,7 +58,7 @@ def minute_traffic(slo: str, objective: float, minute: datetime, anchor: datetim
     total = max(int(base * daily * noise), 1)
     budget = 1 - objective
     ratio = budget * (0.05 + 0.35 * _unit(slo, "quality"))
-    if _unit(slo, minute.isoformat(), "blip") < 0.002:
+    if _unit(slo, minute.isoformat(), "blip") < 0.0005:
         ratio += budget * 20  # a short blip now and then
     rel = int((minute - anchor).total_seconds() // 60)
     for sc in SCENARIOS:
