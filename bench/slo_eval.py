@@ -31,13 +31,16 @@ import argparse
 import contextlib
 import gc
 import json
+import multiprocessing
 import os
 import resource
 import sqlite3
 import statistics
 import subprocess
 import sys
+import threading
 import time
+import traceback
 import tracemalloc
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -45,6 +48,7 @@ from datetime import UTC, datetime, timedelta
 from itertools import chain
 from operator import itemgetter
 from pathlib import Path
+from queue import Empty
 from typing import Any
 
 import psycopg
@@ -55,7 +59,6 @@ from rich.progress import (
     Progress,
     TextColumn,
     TimeElapsedColumn,
-    TimeRemainingColumn,
 )
 from rich.table import Table
 from slo_data import (
@@ -70,6 +73,7 @@ from slo_data import (
     slo_chunk,
     team_name,
 )
+from slo_prom import PrometheusPeer
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session, selectinload
 
@@ -246,30 +250,25 @@ class PostgresSink(Sink):
         return out
 
 
-def bulk_load(
-    defs: Sequence[SloDef], ids: dict[str, int], start: int, minutes: int, sinks: list[Sink]
-) -> dict[str, Any]:
-    """Generate every bucket row day by day and feed it to the sinks in primary-key order."""
-    ordered = sorted(defs, key=lambda d: ids[d.name])
-    chunks = day_chunks(start, minutes)
-    coarse: dict[int, list[Any]] = {res: [] for res in COARSE}
-    generate = 0.0
-    minute_rows = 0
-    columns = (
-        TextColumn("[bold]{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("{task.fields[unit]} · {task.fields[rows]:,} rows · {task.fields[rate]}"),
-        TimeElapsedColumn(),
-        TimeRemainingColumn(),
-    )
-    names = " + ".join(s.name for s in sinks)
-    with Progress(*columns, console=console) as progress:
-        task = progress.add_task(
-            f"loading {names}", total=len(chunks), rows=0, rate="", unit="days"
-        )
-        began = time.perf_counter()
-        for j0, j1 in chunks:
+def _load_worker(
+    kind: str,
+    target: str,
+    defs: list[SloDef],
+    ids: dict[str, int],
+    start: int,
+    minutes: int,
+    queue: Any,
+) -> None:
+    """Generate every bucket row day by day and load it into one database, in primary-key
+    order (runs in its own process, one per database, so that both load at once)."""
+    gc.disable()  # millions of live tuples: the collector would rescan them again and again
+    try:
+        sink: Sink = SqliteSink(Path(target)) if kind == "SQLite" else PostgresSink(target)
+        ordered = sorted(defs, key=lambda d: ids[d.name])
+        coarse: dict[int, list[Any]] = {res: [] for res in COARSE}
+        generate = 0.0
+        minute_rows = 0
+        for j0, j1 in day_chunks(start, minutes):
             started = time.perf_counter()
             per_slo = [slo_chunk(d, ids[d.name], start, j0, j1) for d in ordered]
             rows = [
@@ -280,30 +279,118 @@ def bulk_load(
             for res in COARSE:
                 coarse[res].extend(chain.from_iterable(c.coarse[res] for c in per_slo))
             generate += time.perf_counter() - started
-            for sink in sinks:
-                sink.write(rows)
+            sink.write(rows)
             minute_rows += len(rows)
-            done = minute_rows + sum(map(len, coarse.values()))
-            progress.update(
-                task,
-                advance=1,
-                rows=done,
-                rate=f"{done / (time.perf_counter() - began) / 1e6:.2f} M rows/s",
-            )
-        task2 = progress.add_task(
-            "coarse buckets (10m, 1h, 1d)", total=len(COARSE), rows=0, rate="", unit="levels"
-        )
+            queue.put((kind, "step", sink.rows, "minute buckets"))
         for res in COARSE:
             started = time.perf_counter()
             rows = sorted(coarse.pop(res), key=itemgetter(1, 2))
             generate += time.perf_counter() - started
-            for sink in sinks:
-                sink.write(rows)
-            progress.update(task2, advance=1, rows=sinks[0].rows if sinks else 0)
-    out: dict[str, Any] = {"generate_s": generate, "minute_rows": minute_rows}
-    for sink in sinks:
+            sink.write(rows)
+            queue.put((kind, "step", sink.rows, f"{res} s buckets"))
+        queue.put(
+            (
+                kind,
+                "phase",
+                sink.rows,
+                "keys, indexes" + (", VACUUM ANALYZE" if kind == "PostgreSQL" else ""),
+            )
+        )
         finish = sink.finish()
-        out[sink.name] = {"rows": sink.rows, "load_s": sink.seconds, **finish}
+        result = {
+            "rows": sink.rows,
+            "minute_rows": minute_rows,
+            "generate_s": generate,
+            "load_s": sink.seconds,
+            **finish,
+        }
+        queue.put((kind, "done", result))
+    except BaseException:
+        queue.put((kind, "error", traceback.format_exc()))
+
+
+def load_all(
+    targets: dict[str, str],
+    defs: Sequence[SloDef],
+    ids: dict[str, int],
+    start: int,
+    minutes: int,
+    peer: PrometheusPeer | None,
+) -> dict[str, Any]:
+    """Load every database in its own process while Prometheus is backfilled in a thread.
+
+    ``targets`` maps "SQLite" to the file path and "PostgreSQL" to the libpq conninfo.
+    """
+    ctx = multiprocessing.get_context("spawn")
+    queue = ctx.Queue()
+    procs = {
+        kind: ctx.Process(
+            target=_load_worker,
+            args=(kind, target, list(defs), ids, start, minutes, queue),
+            name=f"load-{kind}",
+        )
+        for kind, target in targets.items()
+    }
+    for proc in procs.values():
+        proc.start()
+    steps = len(day_chunks(start, minutes)) + len(COARSE) + 1
+    columns = (
+        TextColumn("[bold]{task.description:<10}"),
+        BarColumn(bar_width=30),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TextColumn("{task.fields[info]}"),
+    )
+    out: dict[str, Any] = {}
+    try:
+        with Progress(*columns, console=console) as progress:
+            tasks = {kind: progress.add_task(kind, total=steps, info="") for kind in procs}
+            thread = None
+            if peer is not None:
+                ptask = progress.add_task("Prometheus", total=None, info="")
+
+                def report(text: str) -> None:
+                    progress.update(ptask, info=text)
+
+                thread = threading.Thread(target=peer.prepare, args=(report,), daemon=True)
+                thread.start()
+            began = time.perf_counter()
+            pending = set(procs)
+            while pending:
+                try:
+                    kind, what, *payload = queue.get(timeout=1.0)
+                except Empty:
+                    for kind in pending:
+                        if not procs[kind].is_alive():
+                            raise RuntimeError(
+                                f"the {kind} loader died (exit code {procs[kind].exitcode})"
+                            ) from None
+                    continue
+                if what == "error":
+                    raise RuntimeError(f"loading {kind} failed:\n{payload[0]}")
+                if what == "done":
+                    out[kind] = payload[0]
+                    pending.discard(kind)
+                    info = f"{payload[0]['rows']:,} rows loaded, keys and indexes built"
+                    progress.update(tasks[kind], advance=1, info=info)
+                    continue
+                rows, label = payload
+                rate = rows / (time.perf_counter() - began) / 1e6
+                progress.update(
+                    tasks[kind],
+                    advance=1 if what == "step" else 0,
+                    info=f"{rows:,} rows · {label}"
+                    + (f" · {rate:.2f} M rows/s" if what == "step" else ""),
+                )
+            if thread is not None:
+                while thread.is_alive():
+                    thread.join(0.5)
+                progress.update(ptask, total=1, completed=1)
+    finally:
+        for proc in procs.values():
+            if proc.is_alive() and proc.pid is not None and len(out) < len(procs):
+                proc.terminate()
+            proc.join()
     return out
 
 
@@ -734,25 +821,26 @@ def print_report(rep: Report) -> None:
         f"Python {sys.version.split()[0]}"
     )
     if rep.load:
-        t = Table(title="Data loaded (bulk, then checked against the ingest flow)")
-        for col in ("backend", "bucket rows", "insert/COPY", "keys+index", "VACUUM", "size"):
+        t = Table(title="Data loaded (both databases at once, one process each)")
+        cols = ("backend", "bucket rows", "generate", "insert/COPY", "keys+index", "VACUUM", "size")
+        for col in cols:
             t.add_column(col, justify="right" if col != "backend" else "left")
+        minute_rows = 0
         for name in ("SQLite", "PostgreSQL"):
             info = rep.load.get(name)
             if info:
+                minute_rows = info["minute_rows"]
                 t.add_row(
                     name,
                     f"{info['rows']:,}",
+                    _ms(info["generate_s"]),
                     _ms(info["load_s"]),
                     _ms(info.get("index_s")),
                     _ms(info.get("vacuum_s")),
                     _mb(info.get("size", 0)),
                 )
         console.print(t)
-        console.print(
-            f"  minute buckets: {rep.load['minute_rows']:,}; row generation "
-            f"{_ms(rep.load['generate_s'])} (shared by both backends)"
-        )
+        console.print(f"  of which minute buckets: {minute_rows:,}")
     if rep.verify:
         v = rep.verify
         console.print(
@@ -945,11 +1033,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         targets["PostgreSQL"] = pg_url
     meta_path = DATA / "slo_eval.meta.json"
     reuse = args.reuse and _meta_matches(meta_path, {**meta, "targets": sorted(targets)})
+    peer = None
+    if prom_n:
+        peer = PrometheusPeer(
+            defs[:prom_n], start=start, minutes=minutes, workdir=DATA / "prometheus"
+        )
     try:
+        load_targets: dict[str, str] = {}
+        ids: dict[str, int] = {}
         if not reuse:
             meta_path.unlink(missing_ok=True)
-            sinks: list[Sink] = []
-            ids: dict[str, int] = {}
+            console.print("creating the schema and the catalog …")
             if "SQLite" in targets:
                 _remove_sqlite(sqlite_path)
                 engine = make_engine(sqlite_url)
@@ -957,7 +1051,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 create_catalog(engine, defs)
                 ids = slo_ids(engine)
                 engine.dispose()
-                sinks.append(SqliteSink(sqlite_path))
+                load_targets["SQLite"] = str(sqlite_path)
             if "PostgreSQL" in targets:
                 pg_create_schema(args.postgres_url)
                 engine = make_engine(pg_url)
@@ -968,21 +1062,25 @@ def main(argv: Sequence[str] | None = None) -> int:
                 if ids and pg_ids != ids:
                     raise RuntimeError("SLO ids differ between SQLite and PostgreSQL")
                 ids = pg_ids
-                sinks.append(PostgresSink(pg_conninfo_schema))
+                load_targets["PostgreSQL"] = pg_conninfo_schema
+        started = time.perf_counter()
+        rep.load = load_all(load_targets, defs, ids, start, minutes, peer)
+        label = " and ".join(load_targets) + (" load" if load_targets else "")
+        if peer is not None:
+            label += (" with " if load_targets else "") + "Prometheus backfill"
+        if label:
+            rep.phases[label] = time.perf_counter() - started
+        if "SQLite" in rep.load:
+            rep.load["SQLite"]["size"] = sqlite_path.stat().st_size
+        if "PostgreSQL" in rep.load:
+            rep.load["PostgreSQL"]["size"] = pg_size(args.postgres_url)
+        if not reuse and not args.skip_verify and targets:
+            console.print("cross-checking a sample against flows.ingest_batch …")
             started = time.perf_counter()
-            rep.load = bulk_load(defs, ids, start, minutes, sinks)
-            rep.phases["generate and bulk-load"] = time.perf_counter() - started
-            if "SQLite" in rep.load:
-                rep.load["SQLite"]["size"] = sqlite_path.stat().st_size
-            if "PostgreSQL" in rep.load:
-                rep.load["PostgreSQL"]["size"] = pg_size(args.postgres_url)
-            if not args.skip_verify and targets:
-                console.print("cross-checking a sample against flows.ingest_batch …")
-                started = time.perf_counter()
-                rep.verify = verify_sample(defs, start, minutes, targets, args.days)
-                rep.phases["ingest cross-check"] = time.perf_counter() - started
-            if args.keep:
-                meta_path.write_text(json.dumps({**meta, "targets": sorted(targets)}))
+            rep.verify = verify_sample(defs, start, minutes, targets, args.days)
+            rep.phases["ingest cross-check"] = time.perf_counter() - started
+        if args.keep and not reuse:
+            meta_path.write_text(json.dumps({**meta, "targets": sorted(targets)}))
         for name, url in targets.items():
             console.print(f"measuring the evaluation on {name} (fresh process) …")
             started = time.perf_counter()
@@ -990,23 +1088,18 @@ def main(argv: Sequence[str] | None = None) -> int:
             rep.phases[f"measure {name}"] = time.perf_counter() - started
             if args.profile:
                 console.print(rep.backends[name].pop("profile"), markup=False)
-        if prom_n:
-            from slo_prom import run_prometheus_peer
-
+        if peer is not None:
+            console.print("measuring Prometheus and ninefold's Prometheus source …")
             started = time.perf_counter()
-            rep.prometheus = run_prometheus_peer(
-                defs[:prom_n],
-                start=start,
-                minutes=minutes,
+            rep.prometheus = peer.measure(
                 runs=args.runs,
-                workdir=DATA / "prometheus",
                 pushed={n: m.get("subset_status", {}) for n, m in rep.backends.items()},
-                console=console,
                 create_catalog=create_catalog,
-                keep=args.keep,
             )
-            rep.phases["Prometheus peer"] = time.perf_counter() - started
+            rep.phases["measure Prometheus"] = time.perf_counter() - started
     finally:
+        if peer is not None:
+            peer.stop(keep=args.keep)
         if not args.keep:
             if "PostgreSQL" in targets:
                 pg_drop_schema(args.postgres_url)

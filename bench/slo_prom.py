@@ -25,10 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from slo_data import AT, SloDef, day_chunks, minute_counts, service_name
-from sqlalchemy import Engine
 
 from ninefold.db import migrate
 from ninefold.db.engine import make_engine, make_session_factory
@@ -52,7 +49,11 @@ BLOCK = 7200
 
 
 def write_openmetrics(
-    defs: Sequence[SloDef], start: int, minutes: int, outdir: Path, console: Console
+    defs: Sequence[SloDef],
+    start: int,
+    minutes: int,
+    outdir: Path,
+    report: Callable[[str], None],
 ) -> tuple[list[Path], int]:
     """Write both counters of every service as OpenMetrics, one file per 2-hour TSDB block.
 
@@ -63,52 +64,47 @@ def write_openmetrics(
     chunks = day_chunks(start, minutes)
     totals: list[array[float]] = []
     errors: list[array[float]] = []
-    columns = (TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn())
     first_block = start // BLOCK
     last_block = (start + 60 * minutes) // BLOCK
     files = []
     samples = 0
-    with Progress(*columns, TimeElapsedColumn(), console=console) as progress:
-        task = progress.add_task("counters per service", total=len(defs))
-        for d in defs:
-            tot = array("d", [0.0])
-            err = array("d", [0.0])
-            ct = ce = 0
-            for j0, j1 in chunks:
-                good, total = minute_counts(d, start, j0, j1)
-                for g, t in zip(good, total, strict=True):
-                    ct += t
-                    ce += t - g
-                    tot.append(ct)
-                    err.append(ce)
-            totals.append(tot)
-            errors.append(err)
-            progress.advance(task)
-        task = progress.add_task(
-            "OpenMetrics files (2h blocks)", total=last_block - first_block + 1
-        )
-        for block in range(first_block, last_block + 1):
-            # sample i is at start + 60 i (i = 0 is the opening 0)
-            lo = max(0, -(-(block * BLOCK - start) // 60))
-            hi = min(minutes, ((block + 1) * BLOCK - 1 - start) // 60)
-            if lo > hi:
-                progress.advance(task)
-                continue
-            path = outdir / f"block-{block}.om"
-            with path.open("w", encoding="utf-8") as out:
-                for family, values in (("bench_requests", totals), ("bench_errors", errors)):
-                    out.write(f"# HELP {family} Synthetic SLO benchmark events.\n")
-                    out.write(f"# TYPE {family} counter\n")
-                    for d, series in zip(defs, values, strict=True):
-                        sel = f'{family}_total{{service="{service_name(d.service)}"}}'
-                        top = hi if d.stops_at is None else min(hi, d.stops_at)
-                        out.writelines(
-                            f"{sel} {series[i]:.0f} {start + 60 * i}\n" for i in range(lo, top + 1)
-                        )
-                        samples += max(0, top + 1 - lo)
-                out.write("# EOF\n")
-            files.append(path)
-            progress.advance(task)
+    for n, d in enumerate(defs):
+        if n % 10 == 0:
+            report(f"counters of {n}/{len(defs)} services")
+        tot = array("d", [0.0])
+        err = array("d", [0.0])
+        ct = ce = 0
+        for j0, j1 in chunks:
+            good, total = minute_counts(d, start, j0, j1)
+            for g, t in zip(good, total, strict=True):
+                ct += t
+                ce += t - g
+                tot.append(ct)
+                err.append(ce)
+        totals.append(tot)
+        errors.append(err)
+    for block in range(first_block, last_block + 1):
+        if block % 20 == 0:
+            report(f"OpenMetrics file {block - first_block}/{last_block - first_block + 1}")
+        # sample i is at start + 60 i (i = 0 is the opening 0)
+        lo = max(0, -(-(block * BLOCK - start) // 60))
+        hi = min(minutes, ((block + 1) * BLOCK - 1 - start) // 60)
+        if lo > hi:
+            continue
+        path = outdir / f"block-{block}.om"
+        with path.open("w", encoding="utf-8") as out:
+            for family, values in (("bench_requests", totals), ("bench_errors", errors)):
+                out.write(f"# HELP {family} Synthetic SLO benchmark events.\n")
+                out.write(f"# TYPE {family} counter\n")
+                for d, series in zip(defs, values, strict=True):
+                    sel = f'{family}_total{{service="{service_name(d.service)}"}}'
+                    top = hi if d.stops_at is None else min(hi, d.stops_at)
+                    out.writelines(
+                        f"{sel} {series[i]:.0f} {start + 60 * i}\n" for i in range(lo, top + 1)
+                    )
+                    samples += max(0, top + 1 - lo)
+            out.write("# EOF\n")
+        files.append(path)
     return files, samples
 
 
@@ -184,29 +180,25 @@ class PrometheusProcess:
                 total += float(line.rsplit(" ", 1)[1])
         return total
 
-    def wait_compacted(self, console: Console, timeout: float = 600.0) -> None:
+    def wait_compacted(self, report: Callable[[str], None], timeout: float = 900.0) -> None:
         """Wait until the backfilled 2-hour blocks have been compacted (Prometheus runs the
         compactor a minute after start), so that timings see the TSDB a long-running server has
         and no compaction competes for the CPU."""
         deadline = time.monotonic() + timeout
-        with console.status("Prometheus is compacting the backfilled blocks …") as status:
-            stable = 0
-            last = -1.0
-            while time.monotonic() < deadline:
-                blocks = self.metric("prometheus_tsdb_blocks_loaded")
-                runs = self.metric("prometheus_tsdb_compactions_total")
-                status.update(
-                    f"Prometheus is compacting the backfilled blocks … {blocks:.0f} blocks, "
-                    f"{runs:.0f} compactions"
-                )
-                if runs > 0 and blocks == last:
-                    stable += 1
-                    if stable >= 5:
-                        return
-                else:
-                    stable = 0
-                last = blocks
-                time.sleep(2.0)
+        stable = 0
+        last = -1.0
+        while time.monotonic() < deadline:
+            blocks = self.metric("prometheus_tsdb_blocks_loaded")
+            runs = self.metric("prometheus_tsdb_compactions_total")
+            report(f"compacting: {blocks:.0f} blocks, {runs:.0f} compactions")
+            if runs > 0 and blocks == last:
+                stable += 1
+                if stable >= 5:
+                    return
+            else:
+                stable = 0
+            last = blocks
+            time.sleep(2.0)
 
     def stop(self) -> None:
         process, self.process = self.process, None
@@ -289,93 +281,125 @@ def _agreement(statuses: Sequence[SLOStatus], pushed: dict[str, dict[str, dict[s
     return "; ".join(notes) or "no pushed results to compare"
 
 
-def run_prometheus_peer(
-    defs: Sequence[SloDef],
-    *,
-    start: int,
-    minutes: int,
-    runs: int,
-    workdir: Path,
-    pushed: dict[str, dict[str, dict[str, Any]]],
-    console: Console,
-    create_catalog: Callable[..., None],
-    keep: bool,
-) -> dict[str, Any]:
-    """Backfill, start Prometheus, time its queries and ninefold's evaluation; stop it."""
-    out: dict[str, Any] = {"services": len(defs)}
-    meta = {"services": [d.name for d in defs], "start": start, "minutes": minutes}
-    tsdb = workdir / "tsdb"
-    meta_path = workdir / "meta.json"
-    reuse = meta_path.exists() and json.loads(meta_path.read_text()) == meta
-    if not reuse:
-        shutil.rmtree(workdir, ignore_errors=True)
-        workdir.mkdir(parents=True)
-        started = time.perf_counter()
-        omdir = workdir / "openmetrics"
-        omdir.mkdir()
-        files, out["samples"] = write_openmetrics(defs, start, minutes, omdir, console)
-        out["openmetrics_bytes"] = sum(f.stat().st_size for f in files)
-        with console.status(f"promtool tsdb create-blocks-from openmetrics ({len(files)} files) …"):
+class PrometheusPeer:
+    """The Prometheus side of the benchmark: :meth:`prepare` (backfill, start, wait for the
+    compaction; may run in a thread while the databases load), :meth:`measure`, :meth:`stop`."""
+
+    def __init__(self, defs: Sequence[SloDef], *, start: int, minutes: int, workdir: Path) -> None:
+        self.defs = list(defs)
+        self.start = start
+        self.minutes = minutes
+        self.workdir = workdir
+        self.process = PrometheusProcess(workdir, workdir / "tsdb")
+        self.info: dict[str, Any] = {"services": len(self.defs)}
+        self.error: BaseException | None = None
+
+    def prepare(self, report: Callable[[str], None]) -> None:
+        """Backfill the TSDB (unless kept from an earlier run), start Prometheus, let it compact."""
+        try:
+            self._prepare(report)
+        except BaseException as exc:  # reported by the caller once the loading is over
+            self.error = exc
+            report(f"[red]failed: {exc}")
+
+    def _prepare(self, report: Callable[[str], None]) -> None:
+        out = self.info
+        meta = {
+            "services": [d.name for d in self.defs],
+            "start": self.start,
+            "minutes": self.minutes,
+        }
+        tsdb = self.workdir / "tsdb"
+        meta_path = self.workdir / "meta.json"
+        if (
+            meta_path.exists()
+            and {k: v for k, v in json.loads(meta_path.read_text()).items() if k != "samples"}
+            == meta
+        ):
+            out["samples"] = json.loads(meta_path.read_text()).get("samples", 0)
+            out["openmetrics_bytes"] = 0
+            out["backfill_s"] = 0.0
+        else:
+            shutil.rmtree(self.workdir, ignore_errors=True)
+            self.workdir.mkdir(parents=True)
+            started = time.perf_counter()
+            omdir = self.workdir / "openmetrics"
+            omdir.mkdir()
+            files, out["samples"] = write_openmetrics(
+                self.defs, self.start, self.minutes, omdir, report
+            )
+            out["openmetrics_bytes"] = sum(f.stat().st_size for f in files)
+            report(f"promtool tsdb create-blocks-from openmetrics ({len(files)} files)")
             backfill(files, tsdb)
-        omdir.rmdir()
-        out["backfill_s"] = time.perf_counter() - started
-        meta_path.write_text(json.dumps({**meta, "samples": out["samples"]}))
-    else:
-        out["samples"] = json.loads(meta_path.read_text()).get("samples", 0)
-        out["openmetrics_bytes"] = 0
-        out["backfill_s"] = 0.0
-    prom = PrometheusProcess(workdir, tsdb)
-    catalog_path = workdir / "catalog.db"
-    engine: Engine | None = None
-    try:
+            omdir.rmdir()
+            out["backfill_s"] = time.perf_counter() - started
+            meta_path.write_text(json.dumps({**meta, "samples": out["samples"]}))
         started = time.perf_counter()
-        prom.start()
-        prom.wait_compacted(console)
+        report("starting prometheus")
+        self.process.start()
+        self.process.wait_compacted(report)
         out["startup_s"] = time.perf_counter() - started
-        out["blocks"] = int(prom.metric("prometheus_tsdb_blocks_loaded"))
+        out["blocks"] = int(self.process.metric("prometheus_tsdb_blocks_loaded"))
+        report(f"[green]ready[/]: {out['blocks']} blocks")
+
+    def measure(
+        self,
+        *,
+        runs: int,
+        pushed: dict[str, dict[str, dict[str, Any]]],
+        create_catalog: Callable[..., None],
+    ) -> dict[str, Any]:
+        """Time Prometheus's own queries and ninefold's evaluation through PrometheusSource."""
+        if self.error is not None:
+            raise RuntimeError(f"Prometheus could not be prepared: {self.error}") from self.error
+        out = self.info
+        url = self.process.url
         out["loadavg"] = os.getloadavg()[0]
         with httpx.Client() as client:
             out["ratio30d"] = _time_query(
                 client,
-                prom.url,
+                url,
                 "sum by (service) (increase(bench_errors_total[30d]))\n/\n"
                 "sum by (service) (increase(bench_requests_total[30d]))",
                 runs,
             )
-            out["burn"] = _time_query(client, prom.url, burn_conditions_expr(), runs)
-
+            out["burn"] = _time_query(client, url, burn_conditions_expr(), runs)
+        catalog_path = self.workdir / "catalog.db"
         for suffix in ("", "-wal", "-shm"):
             Path(f"{catalog_path}{suffix}").unlink(missing_ok=True)
         engine = make_engine(f"sqlite:///{catalog_path}")
-        migrate.upgrade(engine)
-        create_catalog(engine, defs, prometheus=True)
-        factory = make_session_factory(engine)
-        requests = 0
-
-        def count(_: httpx.Request) -> None:
-            nonlocal requests
-            requests += 1
-
-        client = httpx.Client(
-            limits=httpx.Limits(max_connections=8), event_hooks={"request": [count]}
-        )
-        source = PrometheusSource(prom.url, client=client, timeout=120.0)
-        statuses: list[SLOStatus] = []
-        with factory() as s:
-            slos, _ = store.list_slos(s)
-
-            def evaluate() -> None:
-                nonlocal statuses
-                statuses = flows.evaluate_slos(s, slos=slos, at=AT, prometheus=source)
-
-            evaluate()
+        try:
+            migrate.upgrade(engine)
+            create_catalog(engine, self.defs, prometheus=True)
+            factory = make_session_factory(engine)
             requests = 0
-            times = []
-            for _ in range(runs):
-                started = time.perf_counter()
+
+            def count(_: httpx.Request) -> None:
+                nonlocal requests
+                requests += 1
+
+            client = httpx.Client(
+                limits=httpx.Limits(max_connections=8), event_hooks={"request": [count]}
+            )
+            source = PrometheusSource(url, client=client, timeout=120.0)
+            statuses: list[SLOStatus] = []
+            with factory() as s:
+                slos, _ = store.list_slos(s)
+
+                def evaluate() -> None:
+                    nonlocal statuses
+                    statuses = flows.evaluate_slos(s, slos=slos, at=AT, prometheus=source)
+
                 evaluate()
-                times.append(time.perf_counter() - started)
-        client.close()
+                requests = 0
+                times = []
+                for _ in range(runs):
+                    started = time.perf_counter()
+                    evaluate()
+                    times.append(time.perf_counter() - started)
+            client.close()
+        finally:
+            engine.dispose()
         errors = [st.error for st in statuses if st.error]
         if errors:
             raise RuntimeError(f"ninefold could not evaluate via Prometheus: {errors[:3]}")
@@ -386,10 +410,10 @@ def run_prometheus_peer(
             "queries": requests // max(runs, 1),
         }
         out["agreement"] = _agreement(statuses, pushed)
-    finally:
-        prom.stop()
-        if engine is not None:
-            engine.dispose()
+        return out
+
+    def stop(self, *, keep: bool) -> None:
+        """Stop Prometheus by PID; remove its directory unless ``keep``."""
+        self.process.stop()
         if not keep:
-            shutil.rmtree(workdir, ignore_errors=True)
-    return out
+            shutil.rmtree(self.workdir, ignore_errors=True)
