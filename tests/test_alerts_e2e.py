@@ -229,3 +229,72 @@ def test_missing_channel_keeps_the_alert_and_records_why(
     failed = [e for e in detail["events"] if e["kind"] == "notification_failed"]
     assert failed
     assert failed[0]["details"]["channel"] == "ops-hook"
+
+
+def test_silenced_alerts_are_stored_but_not_notified(
+    engine: Engine,
+    session_factory: sessionmaker[Session],
+    settings: Settings,
+    tmp_path: Path,
+    clock: FrozenClock,
+) -> None:
+    from datetime import timedelta
+
+    sink = WebhookSink()
+    cfg, key = _setup(session_factory, sink, settings, tmp_path, "alertmanager")
+    cfg = cfg.model_copy(update={"engine_enabled": False})
+    admin = {"Authorization": f"Bearer {make_token(session_factory, 'admin')}"}
+    responder = {"Authorization": f"Bearer {make_token(session_factory, 'responder')}"}
+    viewer = {"Authorization": f"Bearer {make_token(session_factory, 'viewer')}"}
+    app = create_app(cfg, engine=engine, clock=clock)
+
+    def ts(delta: timedelta) -> str:
+        return (T0 + delta).isoformat().replace("+00:00", "Z")
+
+    with TestClient(app) as client:
+        _channels(client, admin, sink)
+        silence = {
+            "matchers": [{"name": "alertname", "value": "Lag|Disk.*", "isRegex": True}],
+            "startsAt": ts(timedelta(0)),
+            "endsAt": ts(timedelta(hours=1)),
+            "createdBy": "alice",
+            "comment": "maintenance of the replica",
+        }
+        created = client.post("/api/v1/silences", json=silence, headers=responder)
+        assert created.status_code == 201, created.text
+        sid = created.json()["silenceID"]
+        assert client.post("/api/v1/silences", json=silence, headers=viewer).status_code == 403
+        past = {**silence, "startsAt": ts(timedelta(hours=-2)), "endsAt": ts(timedelta(hours=-1))}
+        bad = client.post("/api/v1/silences", json=past, headers=responder)
+        assert bad.status_code == 422
+        assert "past" in bad.json()["detail"]
+        badre = {**silence, "matchers": [{"name": "a", "value": "(", "isRegex": True}]}
+        assert client.post("/api/v1/silences", json=badre, headers=responder).status_code == 422
+        for name in ("Lag", "CPU"):
+            client.post(
+                f"/integrations/{key}/api/v2/alerts", json=[{"labels": {"alertname": name}}]
+            )
+        items = client.get("/api/v1/notifications", headers=viewer).json()["items"]
+        assert [i["notification"]["labels"]["alertname"] for i in items] == ["CPU"]
+        lag = next(
+            a
+            for a in client.get("/api/v1/alerts", headers=viewer).json()["items"]
+            if a["labels"]["alertname"] == "Lag"
+        )
+        events = client.get(f"/api/v1/alerts/{lag['id']}", headers=viewer).json()["events"]
+        assert any(
+            e["kind"] == "silenced" and e["details"]["silences"] == [str(sid)] for e in events
+        )
+        # expired early: the next alert pages again
+        expired = client.delete(f"/api/v1/silences/{sid}", headers=responder).json()
+        assert expired["state"] == "expired"
+        client.post(
+            f"/integrations/{key}/api/v2/alerts", json=[{"labels": {"alertname": "DiskFull"}}]
+        )
+        items = client.get("/api/v1/notifications", headers=viewer).json()["items"]
+        assert sorted(i["notification"]["labels"]["alertname"] for i in items) == [
+            "CPU",
+            "DiskFull",
+        ]
+        listed = client.get("/api/v1/silences", headers=viewer).json()
+        assert listed["total"] == 1

@@ -39,6 +39,7 @@ def create_app(
     from ninefold.alert.api import router as alert_router
     from ninefold.alert.dispatch import load_routing
     from ninefold.alert.inbound import router as inbound_router
+    from ninefold.alert.silences_api import router as silences_router
     from ninefold.catalog.api import router as catalog_router
     from ninefold.engine.runner import EngineRunner
     from ninefold.identity.api import router as identity_router
@@ -125,6 +126,7 @@ def create_app(
     app.include_router(catalog_router, prefix="/api/v1")
     app.include_router(slo_router, prefix="/api/v1")
     app.include_router(alert_router, prefix="/api/v1")
+    app.include_router(silences_router, prefix="/api/v1")
     app.include_router(notification_router, prefix="/api/v1")
     app.include_router(inbound_router)
     return app

@@ -16,7 +16,8 @@ ninefold receivers that name notification channels::
 
 Notifications are queued in the same transaction that stored the alert (the outbox), one per
 alert, kind (page or resolved), receiver and channel; the idempotency key makes a re-sent alert
-never queue a second page. Grouping timers (group_wait …) are not applied yet: every new alert
+never queue a second page. Alerts matched by an active silence are not notified (the alert records which silence).
+Grouping timers (group_wait …) are not applied yet: every new alert
 is notified at once, as with ``group_wait: 0s``.
 """
 
@@ -114,15 +115,30 @@ def notify(
     public_url: str,
 ) -> int:
     """Queue page/resolved notifications for new and resolved alerts; returns how many."""
+    from ninefold.alert.silence import silenced_by
+    from ninefold.alert.silences_api import active_silences
     from ninefold.notification.flows import enqueue
 
     queued = 0
+    silences = None
     for r in received:
         kind = _KINDS.get(r.outcome)
         if kind is None or r.alert_id is None:
             continue
         alert = store.get_alert(session, alert_id=r.alert_id)
         labels = {k: str(v) for k, v in alert.labels.items()}
+        if silences is None:
+            silences = active_silences(session, now=now)
+        muting = silenced_by(labels, silences, now)
+        if muting:
+            store.add_event(
+                session,
+                alert=alert,
+                kind="silenced",
+                at=now,
+                details={"kind": kind.value, "silences": [s.id for s in muting]},
+            )
+            continue
         for match in match_routes(routing.tree, labels):
             for channel in routing.receivers.get(match.receiver, ()):
                 key = f"alert-{alert.id}:{kind.value}:{match.receiver}:{channel}"

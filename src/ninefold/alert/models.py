@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, Integer, String, text
+from sqlalchemy import JSON, ForeignKey, Index, Integer, String, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ninefold.catalog.models import Service
@@ -90,3 +90,18 @@ class AlertEvent(Base):
     at: Mapped[datetime]
     actor: Mapped[str | None] = mapped_column(String(200))
     details: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
+class SilenceRow(Base):
+    """A silence: alerts matching every matcher between start and end are not notified."""
+
+    __tablename__ = "alert_silences"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    matchers: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
+    starts_at: Mapped[datetime] = mapped_column(index=True)
+    ends_at: Mapped[datetime] = mapped_column(index=True)
+    created_by: Mapped[str] = mapped_column(String(200))
+    comment: Mapped[str] = mapped_column(String(2000))
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
