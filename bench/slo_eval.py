@@ -946,9 +946,13 @@ def print_report(rep: Report) -> None:
                     "",
                 )
         console.print(t)
+        backfill = (
+            f"backfilled ({_mb(p['openmetrics_bytes'])} OpenMetrics) in {_ms(p['backfill_s'])}"
+            if p["backfill_s"]
+            else "kept from an earlier run"
+        )
         console.print(
-            f"  TSDB: {p['samples']:,} samples backfilled ({_mb(p['openmetrics_bytes'])} "
-            f"OpenMetrics) in {_ms(p['backfill_s'])}; start and compaction "
+            f"  TSDB: {p['samples']:,} samples {backfill}; start and compaction "
             f"{_ms(p['startup_s'])}, {p['blocks']} blocks when measured; "
             f"machine load average {p['loadavg']:.1f}; "
             f"agreement with the pushed path: {p['agreement']}"

@@ -181,24 +181,30 @@ class PrometheusProcess:
         return total
 
     def wait_compacted(self, report: Callable[[str], None], timeout: float = 900.0) -> None:
-        """Wait until the backfilled 2-hour blocks have been compacted (Prometheus runs the
-        compactor a minute after start), so that timings see the TSDB a long-running server has
-        and no compaction competes for the CPU."""
+        """Wait until Prometheus has compacted the backfilled 2-hour blocks, so that timings see
+        the TSDB a long-running server has and no compaction competes for the CPU.
+
+        Prometheus triggers its compactor a minute after start-up and then compacts until
+        nothing is left to do; done means triggered at least once and neither the number of
+        blocks nor the number of compactions moved for 10 seconds.
+        """
         deadline = time.monotonic() + timeout
         stable = 0
-        last = -1.0
+        last: tuple[float, float] = (-1.0, -1.0)
         while time.monotonic() < deadline:
             blocks = self.metric("prometheus_tsdb_blocks_loaded")
             runs = self.metric("prometheus_tsdb_compactions_total")
+            triggered = self.metric("prometheus_tsdb_compactions_triggered_total")
             report(f"compacting: {blocks:.0f} blocks, {runs:.0f} compactions")
-            if runs > 0 and blocks == last:
+            if triggered > 0 and (blocks, runs) == last:
                 stable += 1
                 if stable >= 5:
                     return
             else:
                 stable = 0
-            last = blocks
+            last = (blocks, runs)
             time.sleep(2.0)
+        raise RuntimeError(f"Prometheus was still compacting after {timeout:.0f} s")
 
     def stop(self) -> None:
         process, self.process = self.process, None
