@@ -34,6 +34,7 @@ import json
 import multiprocessing
 import os
 import resource
+import signal
 import sqlite3
 import statistics
 import subprocess
@@ -1006,6 +1007,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(json.dumps(result))
         return 0
     began = time.perf_counter()
+    # stopped with SIGTERM: still run the clean-up (loaders, Prometheus, schema, files)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     DATA.mkdir(parents=True, exist_ok=True)
     defs = catalog(args.slos, args.services, args.teams, args.days)
     start = data_start(args.days)

@@ -10,7 +10,7 @@ from datetime import datetime
 from functools import lru_cache
 from typing import Any, cast
 
-from sqlalchemy import Select, Table, and_, bindparam, func, or_, select, text, union_all
+from sqlalchemy import Select, Table, and_, bindparam, func, or_, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -237,17 +237,16 @@ def window_counts(
     params: dict[str, Any] = {}
     for i, (res, lo, hi) in enumerate(parts):
         params[f"res{i}"], params[f"lo{i}"], params[f"hi{i}"] = res, lo, hi
-    id_list = False
+    few = wanted is not None and len(wanted) <= _ID_FILTER_LIMIT
+    id_range = id_list = False
     if wanted is not None:
-        params["id_lo"], params["id_hi"] = min(wanted), max(wanted)
+        params["ids"] = sorted(wanted)
+        params["id_lo"], params["id_hi"] = params["ids"][0], params["ids"][-1]
         span = params["id_hi"] - params["id_lo"] + 1
-        id_list = len(wanted) <= _ID_FILTER_LIMIT or (
-            len(wanted) <= _ID_LIST_MAX and 2 * len(wanted) < span
-        )
-        if id_list:
-            params["ids"] = sorted(wanted)
+        id_range = not few
+        id_list = few or (len(wanted) <= _ID_LIST_MAX and 2 * len(wanted) < span)
     dialect = session.get_bind().dialect.name
-    stmt = _window_statement(dialect, len(parts), wanted is not None, id_list)
+    stmt = _window_statement(dialect, len(parts), id_range, id_list, few)
     rows: Sequence[Any]
     if dialect == "postgresql":
         rows = _without_parallel_plan(session, stmt, params)
@@ -262,12 +261,14 @@ def window_counts(
 
 
 @lru_cache(maxsize=128)
-def _window_statement(dialect: str, parts: int, id_range: bool, id_list: bool) -> Any:
+def _window_statement(dialect: str, parts: int, id_range: bool, id_list: bool, few: bool) -> Any:
     """The window query for ``parts`` bucket ranges, with bound parameters, built once.
 
     PostgreSQL gets one scan with an OR of the ranges (a BitmapOr over the primary key). SQLite
     gets a UNION ALL of one primary-key range scan per part: with an OR it runs a MULTI-INDEX OR
-    that de-duplicates every row through a temporary index, about 1.5× slower.
+    that de-duplicates every row through a temporary index, about 1.5× slower. For a few SLOs
+    (``few``) SQLite is told to seek ``ix_slo_buckets_slo`` (slo_id, res, start) per SLO and
+    range: without ANALYZE statistics it would scan every SLO's buckets of the range instead.
     """
     table = SloBucket.__table__.c
     ids_lo: Any = bindparam("id_lo")
@@ -298,16 +299,23 @@ def _window_statement(dialect: str, parts: int, id_range: bool, id_list: bool) -
             .where(or_(*(part(i) for i in range(parts))), *id_conds)
             .group_by(table.slo_id)
         )
-    cols = (table.slo_id, table.good, table.total, table.slice_good, table.slice_total)
-    legs = [select(*cols).where(part(i), *id_conds) for i in range(parts)]
-    rows = (legs[0] if parts == 1 else union_all(*legs)).subquery()
-    return select(
-        rows.c.slo_id,
-        func.sum(rows.c.good),
-        func.sum(rows.c.total),
-        func.sum(rows.c.slice_good),
-        func.sum(rows.c.slice_total),
-    ).group_by(rows.c.slo_id)
+    # SQLite: written out, as SQLAlchemy does not render SQLite's INDEXED BY
+    where = ""
+    if id_range:
+        where += " AND slo_id >= :id_lo AND slo_id <= :id_hi"
+    if id_list:
+        where += " AND slo_id IN :ids"
+    source = "slo_buckets INDEXED BY ix_slo_buckets_slo" if few else "slo_buckets"
+    legs = " UNION ALL ".join(
+        f"SELECT slo_id, good, total, slice_good, slice_total FROM {source} "
+        f"WHERE res = :res{i} AND start >= :lo{i} AND start < :hi{i}{where}"
+        for i in range(parts)
+    )
+    sql = text(
+        "SELECT slo_id, sum(good), sum(total), sum(slice_good), sum(slice_total) "
+        f"FROM ({legs}) GROUP BY slo_id"
+    )
+    return sql.bindparams(ids) if id_list else sql
 
 
 _PLAN_SETTINGS = text(
