@@ -225,8 +225,8 @@ def window_counts(
     SLOs without any bucket in the range are absent from the result (no data).
 
     One query sums, per SLO, the few bucket ranges :func:`decompose` splits the window into.
-    Requested ids restrict the rows before they are grouped: always by their min/max (free on
-    the primary key), and by the id list itself when the ids are sparse in that span.
+    Requested ids restrict the rows before they are grouped: by the id list when there are few
+    of them or they are sparse in their span, otherwise by their min/max (free on the key).
     """
     parts = decompose(start, end)
     if not parts:
