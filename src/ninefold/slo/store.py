@@ -12,7 +12,7 @@ from typing import Any, cast
 
 from sqlalchemy import Select, Table, and_, bindparam, func, or_, select, text
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 
 from ninefold.catalog.models import Service
 from ninefold.errors import Conflict, NotFound
@@ -68,6 +68,8 @@ def list_slos(
     """A page of SLOs ordered by name, and the total count."""
     stmt = slo_query(service=service, team=team, tier=tier)
     total = session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
+    # Statuses need each SLO's service and owner team: load them in the same query.
+    stmt = stmt.options(joinedload(SLO.service).joinedload(Service.owner))
     stmt = stmt.order_by(SLO.name).offset(offset)
     if limit is not None:
         stmt = stmt.limit(limit)
