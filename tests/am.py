@@ -10,12 +10,9 @@ which receivers a label set reaches. Missing binaries make the tests fail loudly
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import signal
 import subprocess
 import threading
-import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -24,7 +21,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.prom import free_port
+from tests.prom import start_until_ready, stop_process
 
 MINIMAL_CONFIG = "route:\n  receiver: default\nreceivers:\n  - name: default\n"
 
@@ -59,43 +56,21 @@ class AlertmanagerServer:
         self.workdir.mkdir(parents=True, exist_ok=True)
         config = self.workdir / "alertmanager.yml"
         config.write_text(self.config, encoding="utf-8")
-        log_path = self.workdir / "alertmanager.log"
-        with log_path.open("wb") as log:
-            for _attempt in range(3):
-                self.port = free_port()
-                self.process = subprocess.Popen(
-                    [
-                        exe,
-                        f"--config.file={config}",
-                        f"--storage.path={self.workdir / 'data'}",
-                        f"--web.listen-address=127.0.0.1:{self.port}",
-                        "--cluster.listen-address=",
-                        "--log.level=warn",
-                    ],
-                    stdout=log,
-                    stderr=subprocess.STDOUT,
-                    cwd=self.workdir,
-                )
-                if self._wait_ready(timeout):
-                    return self
-                self.stop()
-        pytest.fail(
-            "alertmanager did not become ready:\n" + log_path.read_text(errors="replace")[-3000:]
+        self.process, self.port = start_until_ready(
+            lambda port: [
+                exe,
+                f"--config.file={config}",
+                f"--storage.path={self.workdir / 'data'}",
+                f"--web.listen-address=127.0.0.1:{port}",
+                "--cluster.listen-address=",
+                "--log.level=warn",
+            ],
+            workdir=self.workdir,
+            log_name="alertmanager.log",
+            timeout=timeout,
+            what="alertmanager",
         )
-
-    def _wait_ready(self, timeout: float) -> bool:
-        deadline = time.monotonic() + timeout
-        assert self.process is not None
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                return False
-            try:
-                if httpx.get(f"{self.url}/-/ready", timeout=1.0).status_code == 200:
-                    return True
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.05)
-        return False
+        return self
 
     def post_alerts(self, alerts: list[dict[str, Any]]) -> None:
         """``POST /api/v2/alerts``; fails the test unless Alertmanager answers 200."""
@@ -110,16 +85,9 @@ class AlertmanagerServer:
         return result
 
     def stop(self) -> None:
-        """Stop the process by PID: SIGTERM, then SIGKILL if it does not exit in 10 s."""
+        """Stop the process by PID."""
         process, self.process = self.process, None
-        if process is None or process.poll() is not None:
-            return
-        os.kill(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            os.kill(process.pid, signal.SIGKILL)
-            process.wait(timeout=10)
+        stop_process(process)
 
 
 @dataclass

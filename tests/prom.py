@@ -41,6 +41,50 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def start_until_ready(
+    argv: Callable[[int], list[str]], *, workdir: Path, log_name: str, timeout: float, what: str
+) -> tuple[subprocess.Popen[bytes], int]:
+    """Start a server on a free port (up to 3 tries) until its ``/-/ready`` answers 200."""
+    log_path = workdir / log_name
+    with log_path.open("wb") as log:
+        for _attempt in range(3):
+            port = free_port()
+            process = subprocess.Popen(
+                argv(port), stdout=log, stderr=subprocess.STDOUT, cwd=workdir
+            )
+            if wait_ready(process, f"http://127.0.0.1:{port}", timeout):
+                return process, port
+            stop_process(process)
+    pytest.fail(f"{what} did not become ready:\n" + log_path.read_text(errors="replace")[-3000:])
+
+
+def wait_ready(process: subprocess.Popen[bytes], url: str, timeout: float) -> bool:
+    """Poll ``/-/ready`` until 200, the process exits, or ``timeout`` passes."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            return False
+        try:
+            if httpx.get(f"{url}/-/ready", timeout=1.0).status_code == 200:
+                return True
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.05)
+    return False
+
+
+def stop_process(process: subprocess.Popen[bytes] | None) -> None:
+    """Stop a process we started, by PID: SIGTERM, then SIGKILL if it does not exit in 10 s."""
+    if process is None or process.poll() is not None:
+        return
+    os.kill(process.pid, signal.SIGTERM)
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        os.kill(process.pid, signal.SIGKILL)
+        process.wait(timeout=10)
+
+
 Series = dict[str, float]
 
 
@@ -136,42 +180,22 @@ class PrometheusServer:
         self.workdir.mkdir(parents=True, exist_ok=True)
         config = self.workdir / "prometheus.yml"
         config.write_text(self._config(), encoding="utf-8")
-        log = (self.workdir / "prometheus.log").open("wb")
-        for _attempt in range(3):
-            self.port = free_port()
-            self.process = subprocess.Popen(
-                [
-                    exe,
-                    f"--config.file={config}",
-                    f"--storage.tsdb.path={self.workdir / 'data'}",
-                    f"--web.listen-address=127.0.0.1:{self.port}",
-                    "--storage.tsdb.retention.time=1d",
-                    "--web.enable-lifecycle",
-                    *self.extra_args,
-                ],
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                cwd=self.workdir,
-            )
-            if self._wait_ready(timeout):
-                return self
-            self.stop()
-        log_text = (self.workdir / "prometheus.log").read_text(errors="replace")[-3000:]
-        pytest.fail(f"prometheus did not become ready:\n{log_text}")
-
-    def _wait_ready(self, timeout: float) -> bool:
-        deadline = time.monotonic() + timeout
-        assert self.process is not None
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                return False
-            try:
-                if httpx.get(f"{self.url}/-/ready", timeout=1.0).status_code == 200:
-                    return True
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.1)
-        return False
+        self.process, self.port = start_until_ready(
+            lambda port: [
+                exe,
+                f"--config.file={config}",
+                f"--storage.tsdb.path={self.workdir / 'data'}",
+                f"--web.listen-address=127.0.0.1:{port}",
+                "--storage.tsdb.retention.time=1d",
+                "--web.enable-lifecycle",
+                *self.extra_args,
+            ],
+            workdir=self.workdir,
+            log_name="prometheus.log",
+            timeout=timeout,
+            what="prometheus",
+        )
+        return self
 
     def _config(self) -> str:
         rules = "".join(f"  - {path}\n" for path in self.rule_files)
@@ -194,16 +218,9 @@ class PrometheusServer:
         return body["data"]
 
     def stop(self) -> None:
-        """Stop the process by PID: SIGTERM, then SIGKILL if it does not exit in 10 s."""
+        """Stop the process by PID."""
         process, self.process = self.process, None
-        if process is None or process.poll() is not None:
-            return
-        os.kill(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            os.kill(process.pid, signal.SIGKILL)
-            process.wait(timeout=10)
+        stop_process(process)
 
 
 def promtool_check_rules(path: Path) -> subprocess.CompletedProcess[str]:
