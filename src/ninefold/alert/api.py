@@ -11,10 +11,8 @@ from pydantic import BaseModel
 from ninefold.alert import flows, store
 from ninefold.alert.models import Alert, Integration
 from ninefold.alert.schemas import AlertRead, IntegrationCreate, IntegrationCreated, IntegrationRead
-from ninefold.catalog.models import Service
 from ninefold.core.pagination import Page, PageDep
 from ninefold.deps import Admin, ClockDep, Responder, SessionDep, Viewer
-from ninefold.errors import NotFound
 from ninefold.identity.tokens import new_token
 
 router = APIRouter(tags=["alerts"])
@@ -46,14 +44,7 @@ def alert_read(alert: Alert) -> AlertRead:
 
 
 def _service_id(session: SessionDep, name: str | None) -> int | None:
-    if name is None:
-        return None
-    from sqlalchemy import select
-
-    sid = session.scalar(select(Service.id).where(Service.name == name))
-    if sid is None:
-        raise NotFound(f"service {name!r} not found")
-    return sid
+    return None if name is None else store.service_id(session, name=name)
 
 
 @router.get("/alerts")

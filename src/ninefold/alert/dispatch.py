@@ -116,7 +116,6 @@ def notify(
 ) -> int:
     """Queue page/resolved notifications for new and resolved alerts; returns how many."""
     from ninefold.alert.silence import silenced_by
-    from ninefold.alert.silences_api import active_silences
     from ninefold.notification.flows import enqueue
 
     queued = 0
@@ -128,7 +127,7 @@ def notify(
         alert = store.get_alert(session, alert_id=r.alert_id)
         labels = {k: str(v) for k, v in alert.labels.items()}
         if silences is None:
-            silences = active_silences(session, now=now)
+            silences = store.active_silences(session, now=now)
         muting = silenced_by(labels, silences, now)
         if muting:
             store.add_event(

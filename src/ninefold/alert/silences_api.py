@@ -8,10 +8,10 @@ from typing import Any
 from fastapi import APIRouter, status
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
-from sqlalchemy.orm import Session
 
 from ninefold.alert.models import SilenceRow
-from ninefold.alert.silence import Silence, check_new, from_api, state
+from ninefold.alert.silence import check_new, from_api, state
+from ninefold.alert.store import to_silence
 from ninefold.core.pagination import Page, PageDep
 from ninefold.deps import ClockDep, Responder, SessionDep, Viewer
 from ninefold.errors import InvalidInput, NotFound
@@ -45,28 +45,6 @@ class SilenceRead(SilenceCreate):
 
     id: int
     state: str
-
-
-def to_silence(row: SilenceRow) -> Silence:
-    """The pure Silence for a stored row."""
-    return from_api(
-        {
-            "matchers": row.matchers,
-            "startsAt": row.starts_at.isoformat(),
-            "endsAt": row.ends_at.isoformat(),
-            "createdBy": row.created_by,
-            "comment": row.comment,
-            "id": str(row.id),
-        }
-    )
-
-
-def active_silences(session: Session, *, now: datetime) -> list[Silence]:
-    """Silences in force at ``now``."""
-    rows = session.scalars(
-        select(SilenceRow).where(SilenceRow.starts_at <= now, SilenceRow.ends_at > now)
-    )
-    return [to_silence(r) for r in rows]
 
 
 def _read(row: SilenceRow, now: datetime) -> SilenceRead:

@@ -8,7 +8,9 @@ from datetime import datetime
 from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import Session
 
-from ninefold.alert.models import Alert, AlertEvent, Integration
+from ninefold.alert.models import Alert, AlertEvent, Integration, SilenceRow
+from ninefold.alert.silence import Silence, from_api
+from ninefold.catalog.models import Service
 from ninefold.errors import NotFound
 from ninefold.identity.tokens import hash_token
 
@@ -119,3 +121,33 @@ def alert_events(session: Session, *, alert_id: int) -> Sequence[AlertEvent]:
     return session.scalars(
         select(AlertEvent).where(AlertEvent.alert_id == alert_id).order_by(AlertEvent.id)
     ).all()
+
+
+def to_silence(row: SilenceRow) -> Silence:
+    """The pure Silence for a stored row."""
+    return from_api(
+        {
+            "matchers": row.matchers,
+            "startsAt": row.starts_at.isoformat(),
+            "endsAt": row.ends_at.isoformat(),
+            "createdBy": row.created_by,
+            "comment": row.comment,
+            "id": str(row.id),
+        }
+    )
+
+
+def active_silences(session: Session, *, now: datetime) -> list[Silence]:
+    """Silences in force at ``now``."""
+    rows = session.scalars(
+        select(SilenceRow).where(SilenceRow.starts_at <= now, SilenceRow.ends_at > now)
+    )
+    return [to_silence(r) for r in rows]
+
+
+def service_id(session: Session, *, name: str) -> int:
+    """The id of the catalog service called ``name``."""
+    sid = session.scalar(select(Service.id).where(Service.name == name))
+    if sid is None:
+        raise NotFound(f"service {name!r} not found")
+    return sid

@@ -314,11 +314,7 @@ def gate(
     """Release gate: allowed while every SLO of the service keeps budget above the policy floor."""
     slos, _ = store.list_slos(session, service=service_name)
     if not slos:
-        from sqlalchemy import select
-
-        from ninefold.catalog.models import Service
-
-        if session.scalar(select(Service.id).where(Service.name == service_name)) is None:
+        if not store.service_exists(session, name=service_name):
             raise NotFound(f"service {service_name!r} not found")
         return GateResult(
             service=service_name,

@@ -76,6 +76,11 @@ def list_slos(
     return session.scalars(stmt).all(), total
 
 
+def service_exists(session: Session, *, name: str) -> bool:
+    """Whether the catalog has a service called ``name``."""
+    return session.scalar(select(Service.id).where(Service.name == name)) is not None
+
+
 def lock_slo(session: Session, *, slo_id: int) -> None:
     """Serialise ingestion per SLO (row lock on PostgreSQL; SQLite has one writer anyway)."""
     if session.get_bind().dialect.name == "postgresql":
