@@ -8,8 +8,16 @@ from ninefold.db.base import Base
 from ninefold.identity import models as identity_models
 from ninefold.notification import models as notification_models
 from ninefold.slo import models as slo_models
+from ninefold.system import models as system_models
 
 #: Every module holding ORM classes; importing them registers their tables on Base.metadata.
-MODEL_MODULES = (alert_models, catalog_models, identity_models, notification_models, slo_models)
+MODEL_MODULES = (
+    alert_models,
+    catalog_models,
+    identity_models,
+    notification_models,
+    slo_models,
+    system_models,
+)
 
 target_metadata = Base.metadata
