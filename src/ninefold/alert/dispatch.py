@@ -32,9 +32,10 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from ninefold.alert import store
+from ninefold.alert import flows, store
 from ninefold.alert.flows import Received
-from ninefold.alert.models import Alert
+from ninefold.alert.models import Alert, Integration
+from ninefold.alert.normalize import Incoming
 from ninefold.alert.routing import Route, match_routes, parse_config
 from ninefold.errors import ConfigError, NotFound
 from ninefold.integrations.notify.message import Notification, NotificationKind, NotificationLinks
@@ -164,3 +165,48 @@ def notify(
                         },
                     )
     return queued
+
+
+def intake(
+    session: Session,
+    *,
+    items: Sequence[Incoming],
+    integration: Integration | None,
+    routing: Routing | None,
+    now: datetime,
+    public_url: str,
+) -> tuple[list[Received], int]:
+    """Store ``items`` and queue what they should notify, in the caller's transaction.
+
+    The one way alerts enter ninefold, whatever their source (inbound APIs, heartbeats, SLO burn
+    alerts, manual alerts). Returns what happened to each item and how many notifications were
+    queued; the caller commits, then wakes delivery when that number is not 0.
+    """
+    received = flows.receive(session, items=items, integration=integration, now=now)
+    queued = 0
+    if routing is not None:
+        queued = notify(session, received=received, routing=routing, now=now, public_url=public_url)
+    return received, queued
+
+
+def submit_with_state(
+    state: Any, items: Sequence[Incoming], *, integration_id: int | None = None
+) -> list[Received]:
+    """Store ``items`` in their own transaction through :func:`intake`, then push notifications.
+
+    For engine jobs and API endpoints that hold the app state but no session.
+    """
+    with state.session_factory() as session, session.begin():
+        integration = session.get(Integration, integration_id) if integration_id else None
+        received, queued = intake(
+            session,
+            items=items,
+            integration=integration,
+            routing=state.routing,
+            now=state.clock.now(),
+            public_url=state.settings.public_url,
+        )
+    runner = getattr(state, "engine_runner", None)
+    if queued and runner is not None:
+        runner.wake_delivery()
+    return received

@@ -142,16 +142,14 @@ def _store(
                 integration = _authenticate(request, session, integration_key)
                 items = build(integration)
                 now = state.clock.now()
-                received = flows.receive(session, items=items, integration=integration, now=now)
-                queued = 0
-                if state.routing is not None:
-                    queued = dispatch.notify(
-                        session,
-                        received=received,
-                        routing=state.routing,
-                        now=now,
-                        public_url=state.settings.public_url,
-                    )
+                received, queued = dispatch.intake(
+                    session,
+                    items=items,
+                    integration=integration,
+                    routing=state.routing,
+                    now=now,
+                    public_url=state.settings.public_url,
+                )
             if queued and state.engine_runner is not None:
                 state.engine_runner.wake_delivery()  # push pages out now, not at the next tick
             return received
