@@ -5,6 +5,7 @@ from __future__ import annotations
 from ninefold.alert import models as alert_models
 from ninefold.catalog import models as catalog_models
 from ninefold.db.base import Base
+from ninefold.heartbeat import models as heartbeat_models
 from ninefold.identity import models as identity_models
 from ninefold.notification import models as notification_models
 from ninefold.slo import models as slo_models
@@ -14,6 +15,7 @@ from ninefold.system import models as system_models
 MODEL_MODULES = (
     alert_models,
     catalog_models,
+    heartbeat_models,
     identity_models,
     notification_models,
     slo_models,
