@@ -61,7 +61,9 @@ def _create(
         fingerprint=item.fingerprint,
         source=item.source,
         integration_id=integration.id if integration else None,
-        service_id=integration.service_id if integration else None,
+        service_id=item.service_id
+        if item.service_id is not None
+        else (integration.service_id if integration else None),
         status="firing",
         severity=item.severity,
         summary=item.summary,

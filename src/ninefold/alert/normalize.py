@@ -47,6 +47,8 @@ class Incoming:
     generator_url: str | None = None
     starts_at: datetime | None = None
     ends_at: datetime | None = None
+    service_id: int | None = None
+    """The alert's service when the source knows it (SLO alerts); else the integration's."""
 
 
 def severity_of(value: str | None) -> str:
