@@ -36,12 +36,15 @@ def create_app(
     ``clock`` and ``engine`` may be injected (tests); ``start_engine`` overrides
     ``settings.engine_enabled`` for the background evaluation loop.
     """
+    from ninefold.alert.actions_api import router as action_links_router
     from ninefold.alert.api import router as alert_router
     from ninefold.alert.dispatch import load_routing
     from ninefold.alert.inbound import router as inbound_router
     from ninefold.alert.silences_api import router as silences_router
     from ninefold.catalog.api import router as catalog_router
     from ninefold.engine.runner import EngineRunner
+    from ninefold.heartbeat.api import public_router as heartbeat_ping_router
+    from ninefold.heartbeat.api import router as heartbeat_router
     from ninefold.identity.api import router as identity_router
     from ninefold.notification.api import router as notification_router
     from ninefold.slo.api import router as slo_router
@@ -128,5 +131,8 @@ def create_app(
     app.include_router(alert_router, prefix="/api/v1")
     app.include_router(silences_router, prefix="/api/v1")
     app.include_router(notification_router, prefix="/api/v1")
+    app.include_router(heartbeat_router, prefix="/api/v1")
     app.include_router(inbound_router)
+    app.include_router(action_links_router)
+    app.include_router(heartbeat_ping_router)
     return app

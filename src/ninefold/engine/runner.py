@@ -39,9 +39,14 @@ class EngineRunner:
     def jobs(self) -> list[tuple[str, Callable[[Any], object]]]:
         """The engine modules, each a callable taking the app state."""
         from ninefold.alert.jobs import run_with_state as expire_alerts
+        from ninefold.heartbeat.jobs import run_with_state as check_heartbeats
         from ninefold.slo.jobs import run_with_state
 
-        return [("slo-evaluation", run_with_state), ("alert-expiry", expire_alerts)]
+        return [
+            ("slo-evaluation", run_with_state),
+            ("alert-expiry", expire_alerts),
+            ("heartbeats", check_heartbeats),
+        ]
 
     def start(self) -> None:
         """Start the background thread."""
