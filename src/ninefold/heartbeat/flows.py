@@ -12,7 +12,6 @@ from sqlalchemy.orm import Session
 from ninefold.alert import dispatch
 from ninefold.alert.dispatch import Routing
 from ninefold.alert.flows import Received
-from ninefold.alert.models import Alert
 from ninefold.alert.normalize import Incoming
 from ninefold.errors import Conflict
 from ninefold.heartbeat import logic, store
@@ -42,6 +41,7 @@ def monitor_of(row: HeartbeatMonitor) -> logic.Monitor:
         severity=row.severity,
         service=row.service.name if row.service else None,
         labels=dict(row.labels),
+        service_id=row.service_id,
     )
 
 
@@ -96,11 +96,6 @@ def _intake(
         now=now,
         public_url=outlet.public_url,
     )
-    for r in received:
-        if r.outcome == "created" and r.alert_id is not None and row.service_id is not None:
-            alert = session.get(Alert, r.alert_id)
-            if alert is not None and alert.service_id is None:
-                alert.service_id = row.service_id  # so service filters find it
     return received, queued
 
 

@@ -24,6 +24,7 @@ class Monitor:
     severity: str = "critical"
     service: str | None = None
     labels: Mapping[str, str] = field(default_factory=dict)
+    service_id: int | None = None
 
 
 def dedup_key(name: str) -> str:
@@ -84,6 +85,7 @@ def missed(monitor: Monitor, *, last_beat_at: datetime | None, deadline_at: date
             "deadline_at": deadline_at.isoformat(),
         },
         starts_at=deadline_at,
+        service_id=monitor.service_id,
     )
 
 
