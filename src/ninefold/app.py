@@ -36,6 +36,7 @@ def create_app(
     ``clock`` and ``engine`` may be injected (tests); ``start_engine`` overrides
     ``settings.engine_enabled`` for the background evaluation loop.
     """
+    from ninefold.alert.actions_api import router as action_links_router
     from ninefold.alert.api import router as alert_router
     from ninefold.alert.dispatch import load_routing
     from ninefold.alert.inbound import router as inbound_router
@@ -132,5 +133,6 @@ def create_app(
     app.include_router(notification_router, prefix="/api/v1")
     app.include_router(heartbeat_router, prefix="/api/v1")
     app.include_router(inbound_router)
+    app.include_router(action_links_router)
     app.include_router(heartbeat_ping_router)
     return app

@@ -53,6 +53,12 @@ class Settings(BaseSettings):
     default_gate_min_budget: float = Field(0.0, ge=-1.0, le=1.0)
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     public_url: str = "http://127.0.0.1:8080"
+    secret_key: str | None = Field(
+        None,
+        min_length=16,
+        repr=False,
+        description="signs acknowledge/resolve links; unset: a random key kept in the database",
+    )
 
     @field_validator("database_url")
     @classmethod

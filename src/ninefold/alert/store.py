@@ -151,3 +151,8 @@ def service_id(session: Session, *, name: str) -> int:
     if sid is None:
         raise NotFound(f"service {name!r} not found")
     return sid
+
+
+def lock_alert(session: Session, *, alert_id: int) -> Alert | None:
+    """An alert by id, its row locked until the transaction ends (PostgreSQL), or None."""
+    return session.get(Alert, alert_id, with_for_update=True, populate_existing=True)
