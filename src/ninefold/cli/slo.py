@@ -7,7 +7,7 @@ from datetime import datetime
 import typer
 from rich.table import Table
 
-from ninefold.cli.common import Output, console, print_json, session_scope, settings
+from ninefold.cli.common import Output, console, fail, print_json, session_scope, settings
 from ninefold.clock_utils import parse_time
 from ninefold.core.clock import SystemClock
 from ninefold.errors import NinefoldError
@@ -187,12 +187,27 @@ def alerts(
 def evaluate(
     at: str | None = typer.Option(None, "--at", help="evaluate at this time instead of now"),
 ) -> None:
-    """Run one engine evaluation: evaluate every SLO and record alert transitions."""
+    """Run one engine evaluation: evaluate every SLO, record alert transitions, raise their alerts."""
+    from ninefold.alert.dispatch import load_routing
+
     when = _at(at)
     cfg = settings()
+    try:
+        routing = load_routing(cfg.routing_file) if cfg.routing_file else None
+    except NinefoldError as exc:
+        fail(exc.message, 2)
     with session_scope(cfg) as session:
-        statuses = jobs.run(session, when, prometheus=prometheus_source(cfg))
-    console.print(f"evaluated {len(statuses)} SLOs at {when.isoformat()}")
+        outcome = jobs.evaluate(
+            session,
+            when,
+            prometheus=prometheus_source(cfg),
+            routing=routing,
+            public_url=cfg.public_url,
+        )
+    console.print(
+        f"evaluated {len(outcome.statuses)} SLOs at {when.isoformat()}: "
+        f"{len(outcome.events)} alert transitions, {outcome.queued} notifications queued"
+    )
 
 
 def gate(

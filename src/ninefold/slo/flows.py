@@ -8,9 +8,12 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.orm import Session
 
+from ninefold.alert.fingerprint import fingerprint_hex
+from ninefold.alert.normalize import Incoming
 from ninefold.catalog.spec import SLOSpec
 from ninefold.core.clock import to_epoch
 from ninefold.core.durations import parse_duration
@@ -30,6 +33,9 @@ from ninefold.slo.schemas import (
 )
 from ninefold.slo.sources import Counts, RangeQuery, Source
 from ninefold.slo.windows import BURN_WINDOWS, floor_minute, nominal_period_seconds, slo_window
+
+if TYPE_CHECKING:
+    from ninefold.alert.dispatch import Routing
 
 
 @dataclass(frozen=True)
@@ -368,3 +374,113 @@ def gate(
         reason=reason,
         slos=results,
     )
+
+
+#: Alert-pipeline severity and alert name of each SLO alert kind.
+_PIPELINE = {
+    "page": ("critical", "SLOBurnRate", "error budget burning fast"),
+    "ticket": ("warning", "SLOBurnRate", "error budget burning"),
+    "no_data": ("warning", "SLONoData", "no data"),
+}
+
+
+def burn_alert_items(
+    events: Sequence[SloAlertEvent], *, slos: Sequence[SLO], public_url: str
+) -> list[Incoming]:
+    """The alert-pipeline trigger or resolve for each recorded SLO alert transition (pure).
+
+    One pipeline alert per SLO and alert kind: dedup key ``slo:<name>:<page|ticket|no_data>``,
+    labels ``alertname`` (SLOBurnRate or SLONoData), ``slo``, ``service``, ``team``, ``tier``,
+    ``severity`` (critical for page, warning otherwise) and ``slo_severity``.
+    """
+    by_id = {s.id: s for s in slos}
+    out: list[Incoming] = []
+    for ev in events:
+        slo = by_id.get(ev.slo_id)
+        if slo is None:
+            continue
+        severity, alertname, what = _PIPELINE.get(ev.severity, ("warning", "SLOAlert", ev.severity))
+        service = slo.service
+        labels = {
+            "alertname": alertname,
+            "slo": slo.name,
+            "service": service.name,
+            "team": service.owner.name,
+            "tier": str(service.tier),
+            "severity": severity,
+            "slo_severity": ev.severity,
+        }
+        rates = {k: v for k, v in (ev.burn_rates or {}).items() if v is not None}
+        annotations = {
+            "summary": f"SLO {slo.name} ({service.name}): {what} ({ev.severity})",
+            "description": ev.reason or what,
+            "objective": f"{slo.objective:.6g}",
+        }
+        if rates:
+            annotations["burn_rates"] = ", ".join(
+                f"{w} {r:.3g}x" for w, r in sorted(rates.items(), key=lambda i: _window_order(i[0]))
+            )
+        for name, url in (
+            ("runbook_url", service.runbook_url),
+            ("dashboard_url", service.dashboard_url),
+        ):
+            if url:
+                annotations[name] = url
+        firing = ev.state == "firing"
+        details: dict[str, Any] = {
+            "slo": slo.name,
+            "slo_id": slo.id,
+            "slo_alert_event_id": ev.id,
+            "burn_rates": dict(ev.burn_rates or {}),
+            ("reason" if firing else "resolved_reason"): ev.reason,
+        }
+        out.append(
+            Incoming(
+                action="trigger" if firing else "resolve",
+                dedup_key=f"slo:{slo.name}:{ev.severity}",
+                fingerprint=fingerprint_hex(labels),
+                source="slo",
+                severity=severity,
+                summary=annotations["summary"],
+                labels=labels,
+                annotations=annotations,
+                details=details,
+                generator_url=f"{public_url.rstrip('/')}/api/v1/slos/{slo.name}/status",
+                starts_at=ev.at,
+                ends_at=None if firing else ev.at,
+                service_id=service.id,
+            )
+        )
+    return out
+
+
+def _window_order(label: str) -> int:
+    for i, (name, _seconds) in enumerate(BURN_WINDOWS):
+        if name == label:
+            return i
+    return len(BURN_WINDOWS)
+
+
+def raise_burn_alerts(
+    session: Session,
+    *,
+    events: Sequence[SloAlertEvent],
+    slos: Sequence[SLO],
+    routing: Routing | None,
+    now: datetime,
+    public_url: str,
+) -> int:
+    """Trigger or resolve pipeline alerts for SLO alert transitions, in the caller's transaction.
+
+    Goes through ``alert.dispatch.intake`` like every other source, so routing, silences and the
+    outbox apply. Returns how many notifications were queued (the caller wakes delivery).
+    """
+    items = burn_alert_items(events, slos=slos, public_url=public_url)
+    if not items:
+        return 0
+    from ninefold.alert.dispatch import intake
+
+    _, queued = intake(
+        session, items=items, integration=None, routing=routing, now=now, public_url=public_url
+    )
+    return queued

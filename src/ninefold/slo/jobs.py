@@ -1,31 +1,77 @@
-"""Periodic SLO evaluation: evaluate every SLO now, record alert transitions, export gauges."""
+"""Periodic SLO evaluation: evaluate every SLO, record and raise alert transitions, export gauges."""
 
 from __future__ import annotations
 
 import logging
 import time
 from collections import Counter
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.orm import Session
 
+from ninefold.config import Settings
 from ninefold.slo import flows, store
+from ninefold.slo.models import SloAlertEvent
 from ninefold.slo.schemas import SLOStatus
 from ninefold.slo.sources import Source
 from ninefold.slo.wiring import prometheus_source
 
+if TYPE_CHECKING:
+    from ninefold.alert.dispatch import Routing
+
 log = logging.getLogger("ninefold.slo")
 
+DEFAULT_PUBLIC_URL: str = Settings.model_fields["public_url"].default
 
-def run(session: Session, now: datetime, *, prometheus: Source | None = None) -> list[SLOStatus]:
-    """Evaluate all SLOs at ``now`` and record alert transitions; idempotent for a given state."""
+
+@dataclass(frozen=True)
+class Outcome:
+    """One evaluation: every SLO's status, the transitions recorded, notifications queued."""
+
+    statuses: list[SLOStatus]
+    events: list[SloAlertEvent]
+    queued: int
+
+
+def evaluate(
+    session: Session,
+    now: datetime,
+    *,
+    prometheus: Source | None = None,
+    routing: Routing | None = None,
+    public_url: str = DEFAULT_PUBLIC_URL,
+) -> Outcome:
+    """Evaluate all SLOs at ``now``, record alert transitions and raise or resolve their alerts.
+
+    Transitions enter the alert pipeline in the same transaction that records them, so a
+    transition is never recorded without its alert (nor the other way round); with ``routing``
+    they are notified too. Idempotent for a given state.
+    """
     slos, _ = store.list_slos(session)
     statuses = flows.evaluate_slos(session, slos=slos, at=now, prometheus=prometheus)
     events = flows.record_alert_transitions(session, statuses=statuses, slos=slos, at=now)
     for ev in events:
         log.info("SLO alert %s %s (slo id %s): %s", ev.severity, ev.state, ev.slo_id, ev.reason)
-    return statuses
+    queued = flows.raise_burn_alerts(
+        session, events=events, slos=slos, routing=routing, now=now, public_url=public_url
+    )
+    return Outcome(statuses, events, queued)
+
+
+def run(
+    session: Session,
+    now: datetime,
+    *,
+    prometheus: Source | None = None,
+    routing: Routing | None = None,
+    public_url: str = DEFAULT_PUBLIC_URL,
+) -> list[SLOStatus]:
+    """:func:`evaluate`, returning the statuses."""
+    return evaluate(
+        session, now, prometheus=prometheus, routing=routing, public_url=public_url
+    ).statuses
 
 
 def run_with_state(state: Any) -> None:
@@ -34,10 +80,20 @@ def run_with_state(state: Any) -> None:
     started = time.perf_counter()
     try:
         with state.session_factory() as session, session.begin():
-            statuses = run(session, state.clock.now(), prometheus=prometheus_source(state.settings))
+            outcome = evaluate(
+                session,
+                state.clock.now(),
+                prometheus=prometheus_source(state.settings),
+                routing=getattr(state, "routing", None),
+                public_url=state.settings.public_url,
+            )
     except Exception:
         metrics.evaluations.labels("error").inc()
         raise
+    runner = getattr(state, "engine_runner", None)
+    if outcome.queued and runner is not None:
+        runner.wake_delivery()
+    statuses = outcome.statuses
     metrics.evaluations.labels("ok").inc()
     metrics.evaluation_duration.observe(time.perf_counter() - started)
     firing: Counter[str] = Counter()
