@@ -41,6 +41,8 @@ def create_app(
     from ninefold.alert.dispatch import load_routing
     from ninefold.alert.inbound import router as inbound_router
     from ninefold.alert.silences_api import router as silences_router
+    from ninefold.alert.webhook_in import admin_router as webhook_mapping_router
+    from ninefold.alert.webhook_in import router as webhook_router
     from ninefold.catalog.api import router as catalog_router
     from ninefold.engine.runner import EngineRunner
     from ninefold.heartbeat.api import public_router as heartbeat_ping_router
@@ -132,7 +134,9 @@ def create_app(
     app.include_router(silences_router, prefix="/api/v1")
     app.include_router(notification_router, prefix="/api/v1")
     app.include_router(heartbeat_router, prefix="/api/v1")
+    app.include_router(webhook_mapping_router, prefix="/api/v1")
     app.include_router(inbound_router)
+    app.include_router(webhook_router)
     app.include_router(action_links_router)
     app.include_router(heartbeat_ping_router)
     return app

@@ -127,7 +127,9 @@ def create_integration(
 ) -> IntegrationCreated:
     """Create an integration; its key is in the answer and nowhere else."""
     from ninefold.alert.keys import create
+    from ninefold.alert.mapping import check_for_kind
 
+    config = check_for_kind(body.kind, body.mapping)
     row, key = create(
         session,
         name=body.name,
@@ -136,6 +138,7 @@ def create_integration(
         rate_limit_per_minute=body.rate_limit_per_minute,
         now=clock.now(),
     )
+    row.config = config
     return IntegrationCreated(key=key, **_integration_read(row).model_dump())
 
 

@@ -63,6 +63,8 @@ def _json(body: bytes) -> Any:
         return json.loads(body)
     except (ValueError, UnicodeDecodeError) as exc:
         raise _Refused(400, {"detail": f"body is not valid JSON: {exc}"}) from None
+    except RecursionError:
+        raise _Refused(400, {"detail": "body is nested too deeply"}) from None
 
 
 def _credentials(request: Request) -> str | None:

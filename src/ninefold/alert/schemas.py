@@ -170,6 +170,8 @@ class IntegrationCreate(BaseModel):
     kind: Literal["alertmanager", "pagerduty", "webhook"]
     service: str | None = None
     rate_limit_per_minute: int = Field(6000, ge=1, le=10_000_000)
+    mapping: dict[str, Any] | None = None
+    """Webhook integrations only: where to find the alerts (see ``ninefold.alert.mapping``)."""
 
 
 class IntegrationRead(BaseModel):
