@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -18,6 +19,7 @@ from ninefold.alert.keys import create
 from ninefold.app import create_app
 from ninefold.config import Settings
 from ninefold.core.clock import FrozenClock
+from ninefold.oncall.jobs import run_with_state as pager_tick
 from tests import factories
 from tests.am import AlertmanagerServer, WebhookSink
 from tests.conftest import T0, make_token
@@ -28,6 +30,8 @@ ROUTING = """
 route:
   receiver: ops
   group_by: [alertname]
+  group_wait: 0s
+  group_interval: 1m
   routes:
     - matchers: ['severity="critical"']
       receiver: web-oncall
@@ -200,12 +204,23 @@ def test_dispatch_queues_once_per_alert_and_a_resolved_message(
             )
         resolved = {**alert, "endsAt": "2026-10-31T23:59:00Z"}
         assert client.post(f"/integrations/{key}/api/v2/alerts", json=[resolved]).status_code == 200
-        items = client.get(
-            "/api/v1/notifications", params={"status": "pending"}, headers=viewer
-        ).json()["items"]
-    kinds = sorted((i["channel"], i["notification"]["kind"]) for i in items)
-    # not critical, no team label: only the default ops receiver; one page, one resolved
-    assert kinds == [("ops-hook", "page"), ("ops-hook", "resolved")]
+
+        def queued() -> list[tuple[str, str]]:
+            items = client.get(
+                "/api/v1/notifications", params={"status": "pending"}, headers=viewer
+            ).json()["items"]
+            return sorted((i["channel"], i["notification"]["kind"]) for i in items)
+
+        # the group flushed at once (group_wait 0s); the resolve waits for group_interval
+        assert queued() == [("ops-hook", "page")]
+        clock.advance(timedelta(seconds=59))
+        pager_tick(app.state)
+        assert queued() == [("ops-hook", "page")]
+        clock.advance(timedelta(seconds=1))
+        pager_tick(app.state)
+        pager_tick(app.state)
+        # not critical, no team label: only the default ops receiver; one page, one resolved
+        assert queued() == [("ops-hook", "page"), ("ops-hook", "resolved")]
 
 
 def test_missing_channel_keeps_the_alert_and_records_why(
@@ -238,8 +253,6 @@ def test_silenced_alerts_are_stored_but_not_notified(
     tmp_path: Path,
     clock: FrozenClock,
 ) -> None:
-    from datetime import timedelta
-
     sink = WebhookSink()
     cfg, key = _setup(session_factory, sink, settings, tmp_path, "alertmanager")
     cfg = cfg.model_copy(update={"engine_enabled": False})
@@ -283,7 +296,9 @@ def test_silenced_alerts_are_stored_but_not_notified(
         )
         events = client.get(f"/api/v1/alerts/{lag['id']}", headers=viewer).json()["events"]
         assert any(
-            e["kind"] == "silenced" and e["details"]["silences"] == [str(sid)] for e in events
+            e["kind"] == "suppressed"
+            and e["details"] == {"kind": "silenced", "silences": [str(sid)]}
+            for e in events
         )
         # expired early: the next alert pages again
         expired = client.delete(f"/api/v1/silences/{sid}", headers=responder).json()

@@ -38,7 +38,7 @@ def create_app(
     """
     from ninefold.alert.actions_api import router as action_links_router
     from ninefold.alert.api import router as alert_router
-    from ninefold.alert.dispatch import load_routing
+    from ninefold.alert.dispatch import default_routing, load_routing
     from ninefold.alert.inbound import router as inbound_router
     from ninefold.alert.silences_api import router as silences_router
     from ninefold.alert.webhook_in import admin_router as webhook_mapping_router
@@ -80,7 +80,9 @@ def create_app(
     app.state.clock = clock or SystemClock()
     app.state.metrics = make_metrics()
     app.state.rate_limiter = RateLimiter()
-    app.state.routing = load_routing(settings.routing_file) if settings.routing_file else None
+    app.state.routing = (
+        load_routing(settings.routing_file) if settings.routing_file else default_routing()
+    )
     app.state.engine_runner = None
 
     @app.exception_handler(NinefoldError)

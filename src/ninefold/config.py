@@ -43,6 +43,12 @@ class Settings(BaseSettings):
     smtp_username: str | None = None
     smtp_password: str | None = None
     evaluation_interval_seconds: float = Field(30.0, gt=0, le=3600)
+    pager_interval_seconds: float = Field(
+        1.0,
+        gt=0,
+        le=60,
+        description="tick of group flushes, escalation steps and heartbeat checks",
+    )
     engine_enabled: bool = True
     prometheus_url: str | None = Field(
         None, description="default Prometheus for source: prometheus SLOs"

@@ -1,77 +1,119 @@
-"""From stored alerts to queued notifications: route, pick receivers' channels, enqueue.
+"""From stored alerts to notifications and pages: route, group, flush, notify, escalate.
 
-The routing file uses Alertmanager's ``route`` tree (matchers, continue, group_by …) with
-ninefold receivers that name notification channels::
+The routing file uses Alertmanager's ``route`` tree (matchers, continue, group_by, group_wait,
+group_interval, repeat_interval) and ``inhibit_rules``, with ninefold receivers that name
+notification channels and/or an escalation policy::
 
     route:
       receiver: ops
+      group_by: [alertname, service]
       routes:
         - matchers: ['severity="critical"']
           receiver: web-oncall
+          group_wait: 0s
     receivers:
       - name: ops
         channels: [ops-webhook]
       - name: web-oncall
-        channels: [web-slack, web-email]
+        channels: [web-slack]
+        escalation_policy: web        # or "owner": the service owner's team policy
+    inhibit_rules:
+      - source_matchers: ['severity="critical"']
+        target_matchers: ['severity="warning"']
+        equal: [service]
 
-Notifications are queued in the same transaction that stored the alert (the outbox), one per
-alert, kind (page or resolved), receiver and channel; the idempotency key makes a re-sent alert
-never queue a second page. Alerts matched by an active silence are not notified (the alert records which silence).
-Grouping timers (group_wait …) are not applied yet: every new alert
-is notified at once, as with ``group_wait: 0s``.
+Alerts are put into aggregation groups (:mod:`ninefold.alert.groups`); a group's flush queues
+one notification per channel (the transactional outbox, in the transaction that caused it,
+keyed ``group-<id>:<n>:<channel>`` so that nothing is queued twice) and starts the receiver's
+escalation for new firing alerts; a group with nothing firing ends its escalation.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy.orm import Session
 
-from ninefold.alert import flows, store
+from ninefold.alert import flows, groups, store
 from ninefold.alert.flows import Received
-from ninefold.alert.models import Alert, Integration
+from ninefold.alert.inhibit import InhibitRule, parse_inhibit_rules
+from ninefold.alert.models import Alert, AlertGroup, Integration
 from ninefold.alert.normalize import Incoming
-from ninefold.alert.routing import Route, match_routes, parse_config
+from ninefold.alert.routing import Route, parse_config
 from ninefold.errors import ConfigError, NotFound
-from ninefold.integrations.notify.message import Notification, NotificationKind, NotificationLinks
+from ninefold.integrations.notify.message import (
+    Notification,
+    NotificationKind,
+    NotificationLinks,
+    Severity,
+)
 
 log = logging.getLogger("ninefold.alert")
-
-_KINDS = {"created": NotificationKind.PAGE, "resolved": NotificationKind.RESOLVED}
 
 
 @dataclass(frozen=True)
 class Routing:
-    """A parsed routing file: the route tree and each receiver's channels."""
+    """A parsed routing file: the route tree, each receiver's channels and escalation policy,
+    and the inhibition rules."""
 
     tree: Route
     receivers: Mapping[str, tuple[str, ...]]
+    policies: Mapping[str, str] = field(default_factory=dict)
+    inhibit_rules: tuple[InhibitRule, ...] = ()
+
+
+OWNER = "owner"
+"""As a receiver's ``escalation_policy``: the policy of the team owning the alert's service."""
+
+DEFAULT_ROUTING_DOC: Mapping[str, Any] = {
+    "route": {"receiver": "owner", "group_by": ["alertname", "service"]},
+    "receivers": [{"name": "owner", "escalation_policy": OWNER}],
+}
+"""Without a routing file: group by alert name and service, page the owning team's policy."""
 
 
 def parse_routing(data: Any, where: str = "routing") -> Routing:
     """Build Routing from the YAML document; ConfigError names the problem."""
     if not isinstance(data, Mapping):
         raise ConfigError(f"{where}: must be a mapping with route and receivers")
+    unknown = sorted(set(data) - {"route", "receivers", "inhibit_rules"})
+    if unknown:
+        raise ConfigError(f"{where}: unknown field(s) {', '.join(map(str, unknown))}")
     receivers: dict[str, tuple[str, ...]] = {}
+    policies: dict[str, str] = {}
     for i, rec in enumerate(data.get("receivers") or []):
         if not isinstance(rec, Mapping) or not isinstance(rec.get("name"), str):
             raise ConfigError(f"{where}: receivers[{i}] needs a name")
+        extra = sorted(set(rec) - {"name", "channels", "escalation_policy"})
+        if extra:
+            raise ConfigError(f"{where}: receivers[{i}]: unknown field(s) {', '.join(extra)}")
         channels = rec.get("channels") or []
         if not isinstance(channels, list) or not all(isinstance(c, str) for c in channels):
             raise ConfigError(f"{where}: receivers[{i}].channels must be a list of channel names")
         receivers[rec["name"]] = tuple(channels)
+        policy = rec.get("escalation_policy")
+        if policy is not None:
+            if not isinstance(policy, str) or not policy:
+                raise ConfigError(f"{where}: receivers[{i}].escalation_policy must be a name")
+            policies[rec["name"]] = policy
     try:
         tree = parse_config(
             {"route": data.get("route"), "receivers": [{"name": n} for n in receivers]}
         )
+        rules = tuple(parse_inhibit_rules(data.get("inhibit_rules")))
     except ValueError as exc:
         raise ConfigError(f"{where}: {exc}") from None
-    return Routing(tree, receivers)
+    return Routing(tree, receivers, policies, rules)
+
+
+def default_routing() -> Routing:
+    """The routing used when no routing file is configured."""
+    return parse_routing(DEFAULT_ROUTING_DOC, "default routing")
 
 
 def load_routing(path: Path) -> Routing:
@@ -88,23 +130,56 @@ def load_routing(path: Path) -> Routing:
     return parse_routing(data, str(path))
 
 
-def _notification(alert: Alert, kind: NotificationKind, key: str, public_url: str) -> Notification:
-    labels = {k: str(v) for k, v in alert.labels.items()}
+def group_notification(
+    session: Session,
+    group: AlertGroup,
+    *,
+    kind: NotificationKind,
+    key: str,
+    public_url: str,
+    alerts: Sequence[Alert] | None = None,
+) -> Notification:
+    """The notification for a group: its first alert's details, a count, and every summary."""
+    if alerts is None:
+        members = store.group_alerts(session, group_id=group.id)
+        firing = [a for a in members if a.status == "firing" and a.suppression is None]
+        alerts = firing or members
+    first = alerts[0]
+    labels = {k: str(v) for k, v in first.labels.items()}
+    many = len(alerts) > 1
+    state = "FIRING" if kind != NotificationKind.RESOLVED else "RESOLVED"
+    title = f"[{state}:{len(alerts)}] {first.summary}" if many else first.summary
+    if many:
+        lines = [f"- {a.summary}" for a in alerts[:20]]
+        if len(alerts) > 20:
+            lines.append(f"… and {len(alerts) - 20} more")
+        summary = "\n".join(lines)
+        labels = {k: str(v) for k, v in group.group_labels.items()} or labels
+    else:
+        summary = str(first.annotations.get("description") or first.summary)
     return Notification(
         idempotency_key=key,
         kind=kind,
-        title=alert.summary,
-        summary=str(alert.annotations.get("description") or alert.summary),
-        severity=alert.severity,  # type: ignore[arg-type]
-        service=alert.service.name if alert.service else labels.get("service", "unknown"),
-        occurred_at=alert.resolved_at
-        if kind == NotificationKind.RESOLVED and alert.resolved_at
-        else alert.starts_at,
-        alert_id=str(alert.id),
+        title=title[:1024],
+        summary=summary,
+        severity=_severity(alerts),
+        service=first.service.name if first.service else labels.get("service", "unknown"),
+        occurred_at=first.resolved_at
+        if kind == NotificationKind.RESOLVED and first.resolved_at
+        else first.starts_at,
+        alert_id=str(first.id),
         labels=labels,
-        annotations={k: str(v) for k, v in alert.annotations.items()},
-        links=NotificationLinks(view=f"{public_url.rstrip('/')}/api/v1/alerts/{alert.id}"),
+        annotations={k: str(v) for k, v in first.annotations.items()} if not many else {},
+        links=NotificationLinks(view=f"{public_url.rstrip('/')}/api/v1/alerts/{first.id}"),
     )
+
+
+_SEVERITY_ORDER = ("critical", "error", "warning", "info")
+
+
+def _severity(alerts: Sequence[Alert]) -> Severity:
+    found = {a.severity for a in alerts}
+    return Severity(next((s for s in _SEVERITY_ORDER if s in found), "error"))
 
 
 def notify(
@@ -115,55 +190,94 @@ def notify(
     now: datetime,
     public_url: str,
 ) -> int:
-    """Queue page/resolved notifications for new and resolved alerts; returns how many."""
-    from ninefold.alert.silence import silenced_by
+    """Put new alerts in their groups and flush the groups due now; returns notifications queued.
+
+    Groups with ``group_wait: 0s`` (or old alerts) flush here, in the transaction that stored
+    the alerts; the others flush in the engine's pager tick.
+    """
+    created = [r.alert_id for r in received if r.outcome == "created" and r.alert_id]
+    resolved = [r.alert_id for r in received if r.outcome == "resolved" and r.alert_id]
+    if not created and not resolved:
+        return 0
+    touched = groups.assign(
+        session, created=store.alerts_by_ids(session, ids=created), tree=routing.tree, now=now
+    )
+    if resolved:
+        touched.extend(store.open_groups_of(session, alert_ids=resolved))
+    due = {g.id: g for g in touched if g.next_flush_at is not None and g.next_flush_at <= now}
+    return flush_groups(
+        session, batch=list(due.values()), routing=routing, now=now, public_url=public_url
+    )
+
+
+def flush_due(session: Session, *, routing: Routing, now: datetime, public_url: str) -> int:
+    """Flush every group whose timer is due (the engine's pager tick)."""
+    due = groups.select_due(session, now=now)
+    return flush_groups(session, batch=due, routing=routing, now=now, public_url=public_url)
+
+
+def flush_groups(
+    session: Session,
+    *,
+    batch: Sequence[AlertGroup],
+    routing: Routing,
+    now: datetime,
+    public_url: str,
+) -> int:
+    """Flush ``groups``: notify the receivers' channels, start or end escalations."""
+    from ninefold.oncall.flows import end_escalation, start_escalation
+
+    if not batch:
+        return 0
+    ctx = groups.load_mute_context(session, now=now, inhibit_rules=routing.inhibit_rules)
+    routes = {r.id: r for r in routing.tree.walk()}
+    queued = 0
+    for group in batch:
+        result = groups.flush(session, group, ctx, route=routes.get(group.route_id))
+        if result.notify:
+            queued += _send(session, result, routing, now, public_url)
+        policy = routing.policies.get(group.receiver)
+        if policy is not None and result.new_firing:
+            queued += start_escalation(
+                session,
+                group=group,
+                policy=policy,
+                first=result.new_firing[0],
+                now=now,
+                public_url=public_url,
+            )
+        if not result.firing:
+            end_escalation(session, group_id=group.id, now=now)
+    return queued
+
+
+def _send(
+    session: Session, result: groups.FlushResult, routing: Routing, now: datetime, public_url: str
+) -> int:
     from ninefold.notification.flows import enqueue
 
+    group = result.group
+    kind = NotificationKind.PAGE if result.firing else NotificationKind.RESOLVED
+    alerts = result.firing or result.resolved
     queued = 0
-    silences = None
-    for r in received:
-        kind = _KINDS.get(r.outcome)
-        if kind is None or r.alert_id is None:
-            continue
-        alert = store.get_alert(session, alert_id=r.alert_id)
-        labels = {k: str(v) for k, v in alert.labels.items()}
-        if silences is None:
-            silences = store.active_silences(session, now=now)
-        muting = silenced_by(labels, silences, now)
-        if muting:
+    for channel in routing.receivers.get(group.receiver, ()):
+        key = f"group-{group.id}:{group.notify_count}:{channel}"
+        note = group_notification(
+            session, group, kind=kind, key=key, public_url=public_url, alerts=alerts
+        )
+        try:
+            enqueue(session, channel=channel, notification=note, now=now)
+            queued += 1
+        except NotFound as exc:
+            # The alert is stored either way; the missing channel is on its record.
+            log.error("alert group %s: %s", group.id, exc.message)
             store.add_event(
                 session,
-                alert=alert,
-                kind="silenced",
+                alert=alerts[0],
+                kind="notification_failed",
                 at=now,
-                details={"kind": kind.value, "silences": [s.id for s in muting]},
+                details={"receiver": group.receiver, "channel": channel, "error": exc.message},
             )
-            continue
-        for match in match_routes(routing.tree, labels):
-            for channel in routing.receivers.get(match.receiver, ()):
-                key = f"alert-{alert.id}:{kind.value}:{match.receiver}:{channel}"
-                try:
-                    enqueue(
-                        session,
-                        channel=channel,
-                        notification=_notification(alert, kind, key, public_url),
-                        now=now,
-                    )
-                    queued += 1
-                except NotFound as exc:
-                    # The alert is stored either way; the missing channel is on its record.
-                    log.error("alert %s: %s", alert.id, exc.message)
-                    store.add_event(
-                        session,
-                        alert=alert,
-                        kind="notification_failed",
-                        at=now,
-                        details={
-                            "receiver": match.receiver,
-                            "channel": channel,
-                            "error": exc.message,
-                        },
-                    )
     return queued
 
 

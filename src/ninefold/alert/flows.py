@@ -8,7 +8,7 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
-from ninefold.alert import store
+from ninefold.alert import groups, store
 from ninefold.alert.models import Alert, Integration
 from ninefold.alert.normalize import Incoming
 from ninefold.errors import InvalidInput
@@ -104,9 +104,12 @@ def acknowledge(session: Session, *, alert: Alert, actor: str, now: datetime) ->
             f"alert {alert.id} is {alert.status}; only firing alerts can be acknowledged"
         )
     if alert.acknowledged_at is None:
+        from ninefold.oncall.flows import acknowledge_alert
+
         alert.acknowledged_at = now
         alert.acknowledged_by = actor
         store.add_event(session, alert=alert, kind="acknowledged", at=now, actor=actor)
+        acknowledge_alert(session, alert_id=alert.id, actor=actor, now=now)
     return alert
 
 
@@ -118,6 +121,28 @@ def resolve(session: Session, *, alert: Alert, at: datetime, actor: str, now: da
     alert.resolved_at = min(at, now)
     alert.ends_at = alert.resolved_at
     store.add_event(session, alert=alert, kind="resolved", at=now, actor=actor)
+    groups.alert_changed(session, alert_ids=[alert.id], now=now)
+    return alert
+
+
+def snooze(session: Session, *, alert: Alert, until: datetime, actor: str, now: datetime) -> Alert:
+    """Hold a firing alert's pages until ``until``; its escalation pages again then."""
+    from ninefold.oncall.flows import snooze_alert
+
+    if alert.status != "firing":
+        raise InvalidInput(f"alert {alert.id} is {alert.status}; only firing alerts can be snoozed")
+    if until <= now:
+        raise InvalidInput("until: must be in the future")
+    alert.snoozed_until = until
+    store.add_event(
+        session,
+        alert=alert,
+        kind="snoozed",
+        at=now,
+        actor=actor,
+        details={"until": until.isoformat()},
+    )
+    snooze_alert(session, alert_id=alert.id, until=until, actor=actor, now=now)
     return alert
 
 

@@ -75,6 +75,9 @@ class Alert(Base):
     last_received_at: Mapped[datetime]
     receive_count: Mapped[int] = mapped_column(Integer, default=1)
     created_at: Mapped[datetime]
+    snoozed_until: Mapped[datetime | None]
+    suppression: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    """Why the alert was not paged: silence, inhibition, maintenance or a failing dependency."""
 
     service: Mapped[Service | None] = relationship()
 
@@ -105,3 +108,76 @@ class SilenceRow(Base):
     comment: Mapped[str] = mapped_column(String(2000))
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
+
+
+class AlertGroup(Base):
+    """An aggregation group: the alerts one route sends to one receiver under one group key.
+
+    Notifications are per group, on Alertmanager's timers: the first flush ``group_wait`` after
+    the group opens, then at most every ``group_interval`` when something changed, and every
+    ``repeat_interval`` while unchanged and firing. ``last_firing``/``last_resolved`` are the
+    alert ids of the last notification. A group closes once everything in it was notified as
+    resolved; the next alert with the same key opens a new one.
+    """
+
+    __tablename__ = "alert_groups"
+    __table_args__ = (
+        Index(
+            "uq_alert_groups_open_hash",
+            "group_hash",
+            unique=True,
+            sqlite_where=text("status = 'open'"),
+            postgresql_where=text("status = 'open'"),
+        ),
+        Index("ix_alert_groups_status_next", "status", "next_flush_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    group_hash: Mapped[str] = mapped_column(String(64))
+    route_id: Mapped[str] = mapped_column(String(500))
+    receiver: Mapped[str] = mapped_column(String(100))
+    group_labels: Mapped[dict[str, Any]] = mapped_column(JSON)
+    status: Mapped[str] = mapped_column(String(20))
+    group_wait_s: Mapped[int] = mapped_column(Integer)
+    group_interval_s: Mapped[int] = mapped_column(Integer)
+    repeat_interval_s: Mapped[int] = mapped_column(Integer)
+    next_flush_at: Mapped[datetime | None]
+    last_flush_at: Mapped[datetime | None]
+    last_notified_at: Mapped[datetime | None]
+    last_firing: Mapped[list[int] | None] = mapped_column(JSON)
+    last_resolved: Mapped[list[int]] = mapped_column(JSON, default=list)
+    notify_count: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime]
+    closed_at: Mapped[datetime | None]
+
+
+class AlertGroupMember(Base):
+    """An alert in a group (an alert can be in several: one per matching route)."""
+
+    __tablename__ = "alert_group_members"
+
+    group_id: Mapped[int] = mapped_column(
+        ForeignKey("alert_groups.id", ondelete="CASCADE"), primary_key=True
+    )
+    alert_id: Mapped[int] = mapped_column(
+        ForeignKey("alerts.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+    added_at: Mapped[datetime]
+
+
+class MaintenanceWindow(Base):
+    """A service under planned maintenance: its alerts are stored but not paged meanwhile."""
+
+    __tablename__ = "maintenance_windows"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    service_id: Mapped[int] = mapped_column(
+        ForeignKey("services.id", ondelete="CASCADE"), index=True
+    )
+    starts_at: Mapped[datetime]
+    ends_at: Mapped[datetime] = mapped_column(index=True)
+    reason: Mapped[str] = mapped_column(String(2000), default="")
+    created_by: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime]
+
+    service: Mapped[Service] = relationship()

@@ -51,6 +51,7 @@ _ROUTE_KEYS = frozenset(
         "repeat_interval",
         "mute_time_intervals",
         "active_time_intervals",
+        "suppress_dependents",
     }
 )
 _DURATION = re.compile(
@@ -92,6 +93,8 @@ class RouteOpts:
     repeat_interval: timedelta = DEFAULT_REPEAT_INTERVAL
     mute_time_intervals: tuple[str, ...] = ()
     active_time_intervals: tuple[str, ...] = ()
+    suppress_dependents: bool = True
+    """ninefold only: hold back alerts of a service whose dependency has a firing page."""
 
 
 @dataclass(frozen=True)
@@ -201,6 +204,9 @@ def _build(
     cont = node.get("continue", False)
     if not isinstance(cont, bool):
         raise ValueError(f"{where}.continue must be true or false")
+    suppress = node.get("suppress_dependents", parent.suppress_dependents)
+    if not isinstance(suppress, bool):
+        raise ValueError(f"{where}.suppress_dependents must be true or false")
     group_by, wildcard = _group_by(node, where)
     times = _durations(node, where)
     mute = _names(node, "mute_time_intervals", where)
@@ -215,6 +221,7 @@ def _build(
         # Time intervals are not inherited in Alertmanager: each route names its own.
         mute_time_intervals=mute or (),
         active_time_intervals=active or (),
+        suppress_dependents=suppress,
     )
     for kind in ("match", "match_re"):
         if node.get(kind) is not None and not isinstance(node[kind], Mapping):

@@ -8,9 +8,17 @@ from datetime import datetime
 from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import Session
 
-from ninefold.alert.models import Alert, AlertEvent, Integration, SilenceRow
+from ninefold.alert.models import (
+    Alert,
+    AlertEvent,
+    AlertGroup,
+    AlertGroupMember,
+    Integration,
+    MaintenanceWindow,
+    SilenceRow,
+)
 from ninefold.alert.silence import Silence, from_api
-from ninefold.catalog.models import Service
+from ninefold.catalog.models import Service, ServiceDependency
 from ninefold.errors import NotFound
 from ninefold.identity.tokens import hash_token
 
@@ -153,6 +161,111 @@ def service_id(session: Session, *, name: str) -> int:
     return sid
 
 
+# --- aggregation groups and what mutes their alerts -----------------------------------------
+
+
+def open_groups_by_hash(session: Session, *, hashes: Sequence[str]) -> dict[str, AlertGroup]:
+    """Open groups by their hash, for the hashes given."""
+    out: dict[str, AlertGroup] = {}
+    for start in range(0, len(hashes), 500):
+        chunk = hashes[start : start + 500]
+        rows = session.scalars(
+            select(AlertGroup).where(AlertGroup.status == "open", AlertGroup.group_hash.in_(chunk))
+        )
+        out.update({g.group_hash: g for g in rows})
+    return out
+
+
+def open_groups_of(session: Session, *, alert_ids: Sequence[int]) -> list[AlertGroup]:
+    """Open groups holding any of ``alert_ids``."""
+    members = select(AlertGroupMember.group_id).where(AlertGroupMember.alert_id.in_(alert_ids))
+    stmt = select(AlertGroup).where(AlertGroup.status == "open", AlertGroup.id.in_(members))
+    return list(session.scalars(stmt))
+
+
+def group_alerts(session: Session, *, group_id: int) -> list[Alert]:
+    """The alerts of a group, oldest first."""
+    stmt = (
+        select(Alert)
+        .join(AlertGroupMember, AlertGroupMember.alert_id == Alert.id)
+        .where(AlertGroupMember.group_id == group_id)
+        .order_by(Alert.id)
+    )
+    return list(session.scalars(stmt))
+
+
+def groups_of_alert(session: Session, *, alert_id: int) -> list[AlertGroup]:
+    """Every group (open or closed) an alert was put in."""
+    stmt = (
+        select(AlertGroup)
+        .join(AlertGroupMember, AlertGroupMember.group_id == AlertGroup.id)
+        .where(AlertGroupMember.alert_id == alert_id)
+        .order_by(AlertGroup.id)
+    )
+    return list(session.scalars(stmt))
+
+
+def firing_labels(session: Session) -> list[dict[str, str]]:
+    """Labels of every firing alert (inhibition sources)."""
+    rows = session.scalars(select(Alert.labels).where(Alert.status == "firing"))
+    return [{k: str(v) for k, v in labels.items()} for labels in rows]
+
+
+def services_in_maintenance(session: Session, *, now: datetime) -> dict[int, int]:
+    """Service id → id of a maintenance window covering ``now``."""
+    rows = session.execute(
+        select(MaintenanceWindow.service_id, MaintenanceWindow.id).where(
+            MaintenanceWindow.starts_at <= now, MaintenanceWindow.ends_at > now
+        )
+    )
+    return {service_id: window_id for service_id, window_id in rows}
+
+
+def dependency_edges(session: Session) -> list[tuple[int, int]]:
+    """(service id, depends-on service id) pairs of the catalog graph."""
+    rows = session.execute(select(ServiceDependency.service_id, ServiceDependency.depends_on_id))
+    return [(a, b) for a, b in rows]
+
+
+def paging_alerts_by_service(session: Session) -> dict[int, int]:
+    """Service id → the oldest firing, critical, unsuppressed alert on it."""
+    rows = session.execute(
+        select(Alert.service_id, func.min(Alert.id))
+        .where(
+            Alert.status == "firing",
+            Alert.severity == "critical",
+            Alert.service_id.is_not(None),
+            Alert.suppression.is_(None),
+        )
+        .group_by(Alert.service_id)
+    )
+    return {service_id: alert_id for service_id, alert_id in rows if service_id is not None}
+
+
+def service_names(session: Session) -> dict[int, str]:
+    """Service id → name."""
+    return {i: n for i, n in session.execute(select(Service.id, Service.name))}
+
+
+def maintenance_windows(
+    session: Session, *, service_id: int | None = None, now: datetime | None = None
+) -> list[MaintenanceWindow]:
+    """Maintenance windows, optionally of one service and only those not yet over at ``now``."""
+    stmt = select(MaintenanceWindow).order_by(MaintenanceWindow.starts_at, MaintenanceWindow.id)
+    if service_id is not None:
+        stmt = stmt.where(MaintenanceWindow.service_id == service_id)
+    if now is not None:
+        stmt = stmt.where(MaintenanceWindow.ends_at > now)
+    return list(session.scalars(stmt))
+
+
 def lock_alert(session: Session, *, alert_id: int) -> Alert | None:
     """An alert by id, its row locked until the transaction ends (PostgreSQL), or None."""
     return session.get(Alert, alert_id, with_for_update=True, populate_existing=True)
+
+
+def alerts_by_ids(session: Session, *, ids: Sequence[int]) -> list[Alert]:
+    """Alerts with the given ids, in id order."""
+    if not ids:
+        return []
+    return list(session.scalars(select(Alert).where(Alert.id.in_(list(ids))).order_by(Alert.id)))

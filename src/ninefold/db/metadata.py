@@ -8,6 +8,7 @@ from ninefold.db.base import Base
 from ninefold.heartbeat import models as heartbeat_models
 from ninefold.identity import models as identity_models
 from ninefold.notification import models as notification_models
+from ninefold.oncall import models as oncall_models
 from ninefold.slo import models as slo_models
 from ninefold.system import models as system_models
 
@@ -18,6 +19,7 @@ MODEL_MODULES = (
     heartbeat_models,
     identity_models,
     notification_models,
+    oncall_models,
     slo_models,
     system_models,
 )

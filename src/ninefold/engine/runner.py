@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 import zlib
 from collections.abc import Callable
 from typing import Any
@@ -36,16 +37,20 @@ class EngineRunner:
         self._delivery: threading.Thread | None = None
         self._lock_conn: Any = None
 
-    def jobs(self) -> list[tuple[str, Callable[[Any], object]]]:
-        """The engine modules, each a callable taking the app state."""
+    def jobs(self) -> list[tuple[str, Callable[[Any], object], float]]:
+        """The engine modules: name, a callable taking the app state, and interval in seconds."""
         from ninefold.alert.jobs import run_with_state as expire_alerts
         from ninefold.heartbeat.jobs import run_with_state as check_heartbeats
+        from ninefold.oncall.jobs import run_with_state as pager
         from ninefold.slo.jobs import run_with_state
 
+        settings = self._state.settings
+        tick = float(settings.pager_interval_seconds)
         return [
-            ("slo-evaluation", run_with_state),
-            ("alert-expiry", expire_alerts),
-            ("heartbeats", check_heartbeats),
+            ("pager", pager, tick),
+            ("heartbeats", check_heartbeats, tick),
+            ("alert-expiry", expire_alerts, max(tick, 5.0)),
+            ("slo-evaluation", run_with_state, float(settings.evaluation_interval_seconds)),
         ]
 
     def start(self) -> None:
@@ -113,18 +118,29 @@ class EngineRunner:
                 self._lock_conn = None
             return False
 
-    def run_once(self) -> None:
-        """Run each job for which this replica is leader."""
-        for name, job in self.jobs():
-            if not self._is_leader(name):
+    def run_once(self, names: set[str] | None = None) -> None:
+        """Run each job (or those named) for which this replica is leader."""
+        for name, job, _ in self.jobs():
+            if names is not None and name not in names:
                 continue
-            try:
-                job(self._state)
-            except Exception:
-                log.exception("engine job %s failed", name)
+            self._run(name, job)
+
+    def _run(self, name: str, job: Callable[[Any], object]) -> None:
+        if not self._is_leader(name):
+            return
+        try:
+            job(self._state)
+        except Exception:
+            log.exception("engine job %s failed", name)
 
     def _loop(self) -> None:
-        interval = float(self._state.settings.evaluation_interval_seconds)
+        # One thread, one tick: each module runs when its own interval has passed.
+        jobs = self.jobs()
+        tick = min(interval for _, _, interval in jobs)
+        due = dict.fromkeys((name for name, _, _ in jobs), 0.0)
         while not self._stop.is_set():
-            self.run_once()
-            self._stop.wait(interval)
+            for name, job, interval in jobs:
+                if time.monotonic() >= due[name]:
+                    self._run(name, job)
+                    due[name] = time.monotonic() + interval
+            self._stop.wait(tick)

@@ -1,0 +1,290 @@
+"""Aggregation groups in the database: Alertmanager's group_wait/group_interval/repeat_interval.
+
+Each route an alert matches puts it in one group per receiver and group key (the values of the
+route's ``group_by`` labels). A group's first flush is ``group_wait`` after it opens (at once
+for ``group_wait: 0s`` or an alert that started longer ago than that); later changes flush at
+most every ``group_interval``; an unchanged firing group is notified again each
+``repeat_interval``. A flush notifies only when :func:`routing.needs_notification` says so, so
+re-sent alerts never page twice. Flushes due now run inline, in the transaction that stored the
+alert; later ones run in the engine's pager tick (:func:`flush_due`).
+
+At a flush, firing alerts that should not page are held back and marked
+(:attr:`Alert.suppression`): silenced, snoozed, inhibited, under a maintenance window of their
+service, or — where the route keeps ``suppress_dependents`` on — of a service whose dependency
+(direct or transitive, from the catalog) has a firing, unsuppressed critical alert. Those are
+grouped under that alert and not paged separately.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import insert, select
+from sqlalchemy.orm import Session
+
+from ninefold.alert import store
+from ninefold.alert.inhibit import InhibitRule, inhibiting_source
+from ninefold.alert.models import Alert, AlertGroup, AlertGroupMember
+from ninefold.alert.routing import (
+    Route,
+    RouteMatch,
+    RouteOpts,
+    match_routes,
+    needs_notification,
+    next_flush,
+    next_repeat,
+)
+from ninefold.alert.silence import Silence, silenced_by
+
+
+def labels_of(alert: Alert) -> dict[str, str]:
+    """An alert's labels as strings."""
+    return {k: str(v) for k, v in alert.labels.items()}
+
+
+def _hash(route_id: str, receiver: str, key: str) -> str:
+    return hashlib.sha256(f"{route_id}\x00{receiver}\x00{key}".encode()).hexdigest()
+
+
+def _seconds(value: timedelta) -> int:
+    return int(value.total_seconds())
+
+
+def opts_of(group: AlertGroup) -> RouteOpts:
+    """The timers the group was opened with."""
+    return RouteOpts(
+        receiver=group.receiver,
+        group_wait=timedelta(seconds=group.group_wait_s),
+        group_interval=timedelta(seconds=group.group_interval_s),
+        repeat_interval=timedelta(seconds=group.repeat_interval_s),
+    )
+
+
+def _schedule(group: AlertGroup, now: datetime) -> None:
+    """Something changed in ``group``: flush at the next moment its timers allow."""
+    if group.last_flush_at is None:
+        return  # the first flush (group_wait) is already scheduled
+    due = max(now, group.last_flush_at + timedelta(seconds=group.group_interval_s))
+    if group.next_flush_at is None or due < group.next_flush_at:
+        group.next_flush_at = due
+
+
+def assign(
+    session: Session,
+    *,
+    created: Sequence[Alert],
+    tree: Route,
+    now: datetime,
+) -> list[AlertGroup]:
+    """Put new alerts in their groups (opening groups as needed); returns every group touched."""
+    wanted: dict[str, tuple[RouteMatch, dict[str, str], list[Alert]]] = {}
+    for alert in created:
+        labels = labels_of(alert)
+        for match in match_routes(tree, labels):
+            key = match.group_key(labels)
+            h = _hash(match.route.id, match.receiver, key)
+            entry = wanted.setdefault(h, (match, match.group_labels(labels), []))
+            entry[2].append(alert)
+    touched: dict[int, AlertGroup] = {}
+    existing = store.open_groups_by_hash(session, hashes=list(wanted))
+    members: list[dict[str, Any]] = []
+    for h, (match, glabels, alerts) in wanted.items():
+        group = existing.get(h)
+        if group is None:
+            opts = match.opts
+            first = min(a.starts_at for a in alerts)
+            group = AlertGroup(
+                group_hash=h,
+                route_id=match.route.id,
+                receiver=match.receiver,
+                group_labels=glabels,
+                status="open",
+                group_wait_s=_seconds(opts.group_wait),
+                group_interval_s=_seconds(opts.group_interval),
+                repeat_interval_s=_seconds(opts.repeat_interval),
+                next_flush_at=next_flush(opts, created_at=now, first_starts_at=first),
+                last_resolved=[],
+                notify_count=0,
+                created_at=now,
+            )
+            session.add(group)
+            session.flush()
+        else:
+            _schedule(group, now)
+        touched[group.id] = group
+        members.extend({"group_id": group.id, "alert_id": a.id, "added_at": now} for a in alerts)
+    if members:
+        session.execute(insert(AlertGroupMember), members)
+    return list(touched.values())
+
+
+def alert_changed(session: Session, *, alert_ids: Sequence[int], now: datetime) -> None:
+    """Alerts were resolved, snoozed or unsnoozed: their groups flush as soon as allowed."""
+    for group in store.open_groups_of(session, alert_ids=alert_ids):
+        _schedule(group, now)
+
+
+@dataclass
+class MuteContext:
+    """What decides whether a firing alert pages, loaded once per batch of flushes."""
+
+    now: datetime
+    silences: list[Silence]
+    inhibit_rules: Sequence[InhibitRule]
+    maintenance: Mapping[int, int]
+    """service id → maintenance window id, for services under maintenance now."""
+    dependencies: Mapping[int, tuple[int, ...]]
+    """service id → the services it depends on, directly or transitively."""
+    paging_by_service: Mapping[int, int]
+    """service id → id of a firing, critical, unsuppressed alert on it."""
+    firing_labels: list[dict[str, str]] = field(default_factory=list)
+    service_names: Mapping[int, str] = field(default_factory=dict)
+
+
+def load_mute_context(
+    session: Session, *, now: datetime, inhibit_rules: Sequence[InhibitRule]
+) -> MuteContext:
+    """Read silences, maintenance windows, the dependency graph and current pages."""
+    firing_labels = store.firing_labels(session) if inhibit_rules else []
+    return MuteContext(
+        now=now,
+        silences=store.active_silences(session, now=now),
+        inhibit_rules=inhibit_rules,
+        maintenance=store.services_in_maintenance(session, now=now),
+        dependencies=_transitive(store.dependency_edges(session)),
+        paging_by_service=store.paging_alerts_by_service(session),
+        firing_labels=firing_labels,
+        service_names=store.service_names(session),
+    )
+
+
+def _transitive(edges: Iterable[tuple[int, int]]) -> dict[int, tuple[int, ...]]:
+    direct: dict[int, set[int]] = {}
+    for src, dst in edges:
+        direct.setdefault(src, set()).add(dst)
+    out: dict[int, tuple[int, ...]] = {}
+    for start in direct:
+        seen: set[int] = set()
+        todo = list(direct[start])
+        while todo:
+            s = todo.pop()
+            if s in seen or s == start:
+                continue
+            seen.add(s)
+            todo.extend(direct.get(s, ()))
+        out[start] = tuple(sorted(seen))
+    return out
+
+
+def suppression_of(alert: Alert, ctx: MuteContext, *, dependents: bool) -> dict[str, Any] | None:
+    """Why ``alert`` (firing) must not page now, or None when it pages."""
+    labels = labels_of(alert)
+    muting = silenced_by(labels, ctx.silences, ctx.now)
+    if muting:
+        return {"kind": "silenced", "silences": [s.id for s in muting]}
+    if alert.snoozed_until is not None and alert.snoozed_until > ctx.now:
+        return {"kind": "snoozed", "until": alert.snoozed_until.isoformat()}
+    if alert.service_id is not None and alert.service_id in ctx.maintenance:
+        return {"kind": "maintenance", "window": ctx.maintenance[alert.service_id]}
+    if ctx.inhibit_rules:
+        source = inhibiting_source(labels, ctx.firing_labels, ctx.inhibit_rules)
+        if source is not None:
+            return {"kind": "inhibited", "by": dict(source)}
+    if dependents and alert.service_id is not None:
+        for dep in ctx.dependencies.get(alert.service_id, ()):
+            parent = ctx.paging_by_service.get(dep)
+            if parent is not None and parent != alert.id:
+                return {
+                    "kind": "dependency",
+                    "service": ctx.service_names.get(dep, str(dep)),
+                    "alert_id": parent,
+                }
+    return None
+
+
+@dataclass(frozen=True)
+class FlushResult:
+    """What one flush decided: notify or not, with the alerts that page and those resolved."""
+
+    group: AlertGroup
+    notify: bool
+    firing: list[Alert]
+    resolved: list[Alert]
+    new_firing: list[Alert]
+
+
+def flush(
+    session: Session, group: AlertGroup, ctx: MuteContext, *, route: Route | None
+) -> FlushResult:
+    """Flush ``group`` at ``ctx.now``: decide whether to notify and set its next timer."""
+    now = ctx.now
+    alerts = store.group_alerts(session, group_id=group.id)
+    dependents = route.opts.suppress_dependents if route is not None else True
+    firing: list[Alert] = []
+    held = 0
+    for alert in alerts:
+        if alert.status != "firing":
+            continue
+        reason = suppression_of(alert, ctx, dependents=dependents)
+        if reason != alert.suppression:
+            alert.suppression = reason
+            if reason is not None:
+                store.add_event(session, alert=alert, kind="suppressed", at=now, details=reason)
+        if reason is None:
+            firing.append(alert)
+        else:
+            held += 1
+    resolved = [a for a in alerts if a.status == "resolved"]
+    opts = opts_of(group)
+    last_firing = group.last_firing
+    notify = needs_notification(
+        firing=[a.id for a in firing],
+        resolved=[a.id for a in resolved],
+        last_firing=last_firing,
+        last_resolved=group.last_resolved or (),
+        last_notified=group.last_notified_at,
+        now=now,
+        repeat_interval=opts.repeat_interval,
+    )
+    before = set(last_firing or ())
+    new_firing = [a for a in firing if a.id not in before]
+    group.last_flush_at = now
+    if notify:
+        group.last_firing = [a.id for a in firing]
+        group.last_resolved = [a.id for a in resolved]
+        group.last_notified_at = now
+        group.notify_count += 1
+    if firing:
+        assert group.last_notified_at is not None
+        group.next_flush_at = next_repeat(
+            opts, last_flush=now, last_notified=group.last_notified_at
+        )
+    elif held:
+        group.next_flush_at = now + opts.group_interval  # re-check when the mute ends
+    else:
+        group.status = "closed"
+        group.closed_at = now
+        group.next_flush_at = None
+    return FlushResult(group, notify, firing, resolved, new_firing)
+
+
+def find_route(tree: Route, route_id: str) -> Route | None:
+    """The route with ``route_id`` in the current tree (None if the routing file changed)."""
+    return next((r for r in tree.walk() if r.id == route_id), None)
+
+
+def select_due(session: Session, *, now: datetime, limit: int = 500) -> list[AlertGroup]:
+    """Open groups whose next flush is due, oldest first, locked where the database can."""
+    stmt = (
+        select(AlertGroup)
+        .where(AlertGroup.status == "open", AlertGroup.next_flush_at <= now)
+        .order_by(AlertGroup.next_flush_at)
+        .limit(limit)
+    )
+    if session.get_bind().dialect.name == "postgresql":
+        stmt = stmt.with_for_update(skip_locked=True)
+    return list(session.scalars(stmt))
