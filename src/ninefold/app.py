@@ -40,6 +40,8 @@ def create_app(
     from ninefold.alert.api import router as alert_router
     from ninefold.alert.dispatch import default_routing, load_routing
     from ninefold.alert.inbound import router as inbound_router
+    from ninefold.alert.maintenance_api import router as maintenance_router
+    from ninefold.alert.manual import router as manual_alert_router
     from ninefold.alert.silences_api import router as silences_router
     from ninefold.alert.webhook_in import admin_router as webhook_mapping_router
     from ninefold.alert.webhook_in import router as webhook_router
@@ -49,6 +51,7 @@ def create_app(
     from ninefold.heartbeat.api import router as heartbeat_router
     from ninefold.identity.api import router as identity_router
     from ninefold.notification.api import router as notification_router
+    from ninefold.oncall.api import router as oncall_router
     from ninefold.slo.api import router as slo_router
     from ninefold.system.api import router as system_router
 
@@ -133,7 +136,10 @@ def create_app(
     app.include_router(catalog_router, prefix="/api/v1")
     app.include_router(slo_router, prefix="/api/v1")
     app.include_router(alert_router, prefix="/api/v1")
+    app.include_router(manual_alert_router, prefix="/api/v1")
     app.include_router(silences_router, prefix="/api/v1")
+    app.include_router(maintenance_router, prefix="/api/v1")
+    app.include_router(oncall_router, prefix="/api/v1")
     app.include_router(notification_router, prefix="/api/v1")
     app.include_router(heartbeat_router, prefix="/api/v1")
     app.include_router(webhook_mapping_router, prefix="/api/v1")

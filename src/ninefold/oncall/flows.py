@@ -31,7 +31,13 @@ from ninefold.oncall.escalation import (
     next_level_at,
     parse_policy,
 )
-from ninefold.oncall.models import EscalationPolicyRow, EscalationRow, ScheduleRow
+from ninefold.oncall.models import (
+    EscalationPolicyRow,
+    EscalationRow,
+    NotificationRuleRow,
+    OverrideRow,
+    ScheduleRow,
+)
 from ninefold.oncall.rotation import Schedule, on_call_at
 from ninefold.oncall.spec import to_schedule
 
@@ -303,3 +309,178 @@ def reassign_alert(
         _event(session, esc, "reassigned", now, {"to": user, "by": actor})
         queued += step(session, esc, now=now, public_url=public_url)
     return queued
+
+
+# --- writes: schedules, overrides, policies, rules ------------------------------------------
+
+
+def _check_users(session: Session, names: set[str], where: str) -> None:
+    missing = sorted(names - store.user_names(session))
+    if missing:
+        raise InvalidInput(f"{where}: unknown user(s) {', '.join(missing)}")
+
+
+def _team_id(session: Session, team: str | None) -> int | None:
+    return None if team is None else store.team_by_name(session, name=team).id
+
+
+def put_schedule(
+    session: Session,
+    *,
+    name: str,
+    layers: list[dict[str, Any]],
+    time_zone: str,
+    team: str | None,
+    description: str | None,
+    now: datetime,
+    managed: bool = False,
+) -> ScheduleRow:
+    """Create or replace a schedule's layers; InvalidInput names the bad field."""
+    from ninefold.oncall.spec import check_zone, parse_layers, users_in_layers
+
+    try:
+        check_zone(time_zone)
+        parse_layers(layers, time_zone)
+    except ValueError as exc:
+        raise InvalidInput(str(exc)) from None
+    _check_users(session, users_in_layers(layers), "layers")
+    team_id = _team_id(session, team)
+    try:
+        row = store.get_schedule(session, name=name)
+    except NotFound:
+        row = ScheduleRow(name=name, created_at=now, layers=[])
+        session.add(row)
+    row.layers = _jsonable(layers)
+    row.time_zone = time_zone
+    row.team_id = team_id
+    row.description = description
+    row.managed = managed
+    row.updated_at = now
+    session.flush()
+    return row
+
+
+def _jsonable(value: Any) -> Any:
+    """YAML gives datetimes and times; store them as ISO text."""
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, datetime):
+        return value.isoformat()
+    return value
+
+
+def add_override(
+    session: Session,
+    *,
+    schedule: str,
+    user: str,
+    start: datetime,
+    end: datetime,
+    actor: str,
+    now: datetime,
+) -> OverrideRow:
+    """``user`` takes ``schedule`` over [start, end)."""
+    from ninefold.clock_utils import aware
+
+    row = store.get_schedule(session, name=schedule)
+    start, end = aware(start), aware(end)
+    if end <= start:
+        raise InvalidInput("end: must be after start")
+    if end <= now:
+        raise InvalidInput("end: the override would be over already")
+    _check_users(session, {user}, "user")
+    override = OverrideRow(
+        schedule_id=row.id,
+        user_name=user,
+        starts_at=start,
+        ends_at=end,
+        created_by=actor,
+        created_at=now,
+    )
+    row.overrides.append(override)
+    session.flush()
+    return override
+
+
+def put_policy(
+    session: Session,
+    *,
+    name: str,
+    levels: list[dict[str, Any]],
+    repeat: int,
+    team: str | None,
+    description: str | None,
+    now: datetime,
+    managed: bool = False,
+) -> EscalationPolicyRow:
+    """Create or replace an escalation policy; targets must exist."""
+    try:
+        policy = parse_policy(name, levels, repeat)
+    except ValueError as exc:
+        raise InvalidInput(str(exc)) from None
+    for i, level in enumerate(policy.levels):
+        for target in level.targets:
+            where = f"levels[{i}].targets: {target.kind} {target.name!r}"
+            if target.kind == "user":
+                _check_users(session, {target.name}, f"levels[{i}].targets")
+            elif target.kind == "team":
+                try:
+                    store.team_by_name(session, name=target.name)
+                except NotFound:
+                    raise InvalidInput(f"{where} does not exist") from None
+            else:
+                try:
+                    store.get_schedule(session, name=target.name)
+                except NotFound:
+                    raise InvalidInput(f"{where} does not exist") from None
+    team_id = _team_id(session, team)
+    try:
+        row = store.get_policy(session, name=name)
+    except NotFound:
+        row = EscalationPolicyRow(name=name, created_at=now, levels=[])
+        session.add(row)
+    row.levels = _jsonable(levels)
+    row.repeat = repeat
+    row.team_id = team_id
+    row.description = description
+    row.managed = managed
+    row.updated_at = now
+    session.flush()
+    return row
+
+
+def put_rules(
+    session: Session, *, user: str, rules: list[dict[str, Any]], now: datetime
+) -> list[NotificationRuleRow]:
+    """Replace a user's personal notification rules; channels must exist."""
+    from ninefold.notification import store as channel_store
+    from ninefold.oncall.escalation import parse_rules
+
+    person = store.user_by_name(session, name=user)
+    try:
+        parsed = parse_rules(rules)
+    except ValueError as exc:
+        raise InvalidInput(str(exc)) from None
+    for i, rule in enumerate(parsed):
+        try:
+            channel_store.get_channel(session, name=rule.channel)
+        except NotFound:
+            raise InvalidInput(f"rules[{i}].channel: no channel {rule.channel!r}") from None
+    for old in store.rules_of(session, user_id=person.id):
+        session.delete(old)
+    session.flush()
+    rows = [
+        NotificationRuleRow(
+            user_id=person.id,
+            position=i,
+            delay_seconds=int(rule.delay.total_seconds()),
+            channel=rule.channel,
+            created_at=now,
+        )
+        for i, rule in enumerate(parsed)
+    ]
+    session.add_all(rows)
+    session.flush()
+    return rows
