@@ -207,7 +207,7 @@ def test_deleting_a_down_monitor_resolves_its_alert(
 
 
 ROUTING = {
-    "route": {"receiver": "ops"},
+    "route": {"receiver": "ops", "group_wait": "0s"},
     "receivers": [{"name": "ops", "channels": ["ops-hook"]}],
 }
 

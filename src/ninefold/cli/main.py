@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from ninefold import __version__
-from ninefold.cli import catalog, db, demo, rules, serve, slo, token
+from ninefold.cli import alerts, catalog, db, demo, rules, serve, slo, token
 
 app = typer.Typer(
     name="ninefold",
@@ -20,6 +20,7 @@ app.command("demo")(demo.demo)
 catalog.register(app)
 slo.register(app)
 rules.register(app)
+alerts.register(app)
 
 
 @app.command()

@@ -1,0 +1,326 @@
+"""Alert and silence commands on the configured database (like ``ninefold slo``).
+
+``ninefold alert create|list|show|ack|resolve`` and ``ninefold silence list|create|expire``.
+Alerts raised here go through ``dispatch.intake`` with the configured routing file, so they
+are routed, silenced and queued for notification like any other; the server delivers them.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+from typing import Any
+
+import typer
+from rich.table import Table
+
+from ninefold.alert import dispatch, flows, store
+from ninefold.alert.api import alert_read
+from ninefold.alert.manual import ManualAlert, raise_alert
+from ninefold.alert.matchers import MatchOp, parse_matcher
+from ninefold.alert.models import SilenceRow
+from ninefold.alert.silence import check_new, from_api, state
+from ninefold.cli.common import Output, console, fail, print_json, session_scope, settings
+from ninefold.config import Settings
+from ninefold.core.clock import SystemClock
+from ninefold.core.durations import parse_duration
+
+alert_app = typer.Typer(
+    help="Alerts: create, list, show, acknowledge, resolve.", no_args_is_help=True
+)
+silence_app = typer.Typer(help="Silences: list, create, expire.", no_args_is_help=True)
+
+_SEVERITY_STYLE = {"critical": "bold red", "error": "red", "warning": "yellow", "info": "dim"}
+_STATUS_STYLE = {"firing": "bold red", "resolved": "green"}
+
+
+def _pairs(values: list[str], option: str) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for raw in values:
+        name, sep, value = raw.partition("=")
+        if not sep or not name.strip():
+            raise typer.BadParameter(f"{raw!r} is not name=value", param_hint=option)
+        out[name.strip()] = value
+    return out
+
+
+def _routing(cfg: Settings) -> dispatch.Routing | None:
+    if cfg.routing_file:
+        return dispatch.load_routing(cfg.routing_file)
+    default = getattr(dispatch, "default_routing", None)  # as the server does without a file
+    return default() if default is not None else None
+
+
+def _actor() -> str:
+    import getpass
+
+    try:
+        return f"cli:{getpass.getuser()}"
+    except (KeyError, OSError):
+        return "cli"
+
+
+def _print_alert(data: dict[str, Any]) -> None:
+    table = Table(show_header=False, box=None)
+    for key in (
+        "id",
+        "status",
+        "severity",
+        "summary",
+        "service",
+        "source",
+        "dedup_key",
+        "starts_at",
+        "acknowledged_at",
+        "acknowledged_by",
+        "resolved_at",
+        "receive_count",
+    ):
+        table.add_row(f"[bold]{key}[/]", "—" if data.get(key) is None else str(data[key]))
+    table.add_row("[bold]labels[/]", ", ".join(f"{k}={v}" for k, v in data["labels"].items()))
+    if data.get("details"):
+        table.add_row("[bold]details[/]", json.dumps(data["details"], default=str))
+    console.print(table)
+    for event in data.get("events", []):
+        console.print(f"  {event['at']}  {event['kind']}  {event['actor'] or ''}", highlight=False)
+
+
+@alert_app.command("create")
+def create(
+    summary: str = typer.Argument(..., help="what is wrong"),
+    service: str | None = typer.Option(None, "--service", "-s", help="catalog service"),
+    severity: str = typer.Option("error", "--severity", help="critical, error, warning, info"),
+    label: list[str] = typer.Option([], "--label", "-l", help="name=value (repeatable)"),
+    detail: list[str] = typer.Option([], "--detail", "-d", help="name=value (repeatable)"),
+    description: str | None = typer.Option(None, "--description"),
+    dedup_key: str | None = typer.Option(None, "--dedup-key", help="re-sending updates the alert"),
+    output: Output = typer.Option(Output.table, "--output", "-o"),
+) -> None:
+    """Raise an alert by hand; it is routed and notified like any other."""
+    from pydantic import ValidationError
+
+    try:
+        body = ManualAlert(
+            summary=summary,
+            service=service,
+            severity=severity,
+            labels=_pairs(label, "--label"),
+            details=_pairs(detail, "--detail"),
+            description=description,
+            dedup_key=dedup_key,
+        )
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        fail(f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}", 2)
+    cfg = settings()
+    with session_scope(cfg) as session:
+        alert_id, outcome, _ = raise_alert(
+            session,
+            body=body,
+            actor=_actor(),
+            routing=_routing(cfg),
+            now=SystemClock().now(),
+            public_url=cfg.public_url,
+        )
+        data = alert_read(store.get_alert(session, alert_id=alert_id)).model_dump()
+    if output == Output.json:
+        print_json(data)
+    else:
+        console.print(f"alert {alert_id} {outcome}: {data['summary']}", highlight=False)
+
+
+@alert_app.command("list")
+def list_(
+    status: str | None = typer.Option(None, "--status", help="firing or resolved"),
+    service: str | None = typer.Option(None, "--service", "-s"),
+    severity: str | None = typer.Option(None, "--severity"),
+    source: str | None = typer.Option(None, "--source"),
+    limit: int = typer.Option(50, "--limit", min=1, max=500),
+    output: Output = typer.Option(Output.table, "--output", "-o"),
+) -> None:
+    """Alerts, newest first."""
+    with session_scope() as session:
+        sid = None if service is None else store.service_id(session, name=service)
+        stmt = store.alert_query(status=status, service_id=sid, severity=severity, source=source)
+        rows, total = store.list_alerts(session, stmt=stmt, limit=limit, offset=0)
+        data = [alert_read(a).model_dump() for a in rows]
+    if output == Output.json:
+        print_json(data)
+        return
+    table = Table("id", "status", "severity", "summary", "service", "source", "started", "ack")
+    for d in data:
+        table.add_row(
+            str(d["id"]),
+            f"[{_STATUS_STYLE.get(d['status'], '')}]{d['status']}[/]",
+            f"[{_SEVERITY_STYLE.get(d['severity'], '')}]{d['severity']}[/]",
+            d["summary"],
+            d["service"] or "—",
+            d["source"],
+            d["starts_at"].isoformat(),
+            "yes" if d["acknowledged_at"] else "",
+        )
+    console.print(table)
+    if total > len(data):
+        console.print(f"{len(data)} of {total} alerts (use --limit)")
+
+
+@alert_app.command("show")
+def show(
+    alert_id: int = typer.Argument(...),
+    output: Output = typer.Option(Output.table, "--output", "-o"),
+) -> None:
+    """One alert and its history."""
+    with session_scope() as session:
+        data = alert_read(store.get_alert(session, alert_id=alert_id)).model_dump()
+        data["events"] = [
+            {"kind": e.kind, "at": e.at, "actor": e.actor, "details": e.details}
+            for e in store.alert_events(session, alert_id=alert_id)
+        ]
+    if output == Output.json:
+        print_json(data)
+    else:
+        _print_alert(data)
+
+
+@alert_app.command("ack")
+def ack(alert_id: int = typer.Argument(...)) -> None:
+    """Acknowledge a firing alert."""
+    with session_scope() as session:
+        alert = store.get_alert(session, alert_id=alert_id)
+        flows.acknowledge(session, alert=alert, actor=_actor(), now=SystemClock().now())
+    console.print(f"alert {alert_id} acknowledged")
+
+
+@alert_app.command("resolve")
+def resolve(alert_id: int = typer.Argument(...)) -> None:
+    """Resolve an alert by hand."""
+    now = SystemClock().now()
+    with session_scope() as session:
+        alert = store.get_alert(session, alert_id=alert_id)
+        flows.resolve(session, alert=alert, at=now, actor=_actor(), now=now)
+    console.print(f"alert {alert_id} resolved")
+
+
+def _silence_dict(row: SilenceRow) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "matchers": row.matchers,
+        "startsAt": row.starts_at,
+        "endsAt": row.ends_at,
+        "createdBy": row.created_by,
+        "comment": row.comment,
+        "state": str(state(store.to_silence(row), SystemClock().now())),
+    }
+
+
+def _matchers_text(matchers: list[dict[str, Any]]) -> str:
+    ops = {(False, True): "=", (False, False): "!=", (True, True): "=~", (True, False): "!~"}
+    return ", ".join(
+        f"{m['name']}{ops[(bool(m.get('isRegex')), bool(m.get('isEqual', True)))]}{json.dumps(m['value'])}"
+        for m in matchers
+    )
+
+
+@silence_app.command("list")
+def silence_list(
+    expired: bool = typer.Option(False, "--expired", help="include expired silences"),
+    output: Output = typer.Option(Output.table, "--output", "-o"),
+) -> None:
+    """Silences, newest first (active and pending unless --expired)."""
+    from sqlalchemy import select
+
+    with session_scope() as session:
+        rows = session.scalars(select(SilenceRow).order_by(SilenceRow.id.desc())).all()
+        data = [_silence_dict(r) for r in rows]
+    if not expired:
+        data = [d for d in data if d["state"] != "expired"]
+    if output == Output.json:
+        print_json(data)
+        return
+    table = Table("id", "state", "matchers", "starts", "ends", "by", "comment")
+    for d in data:
+        table.add_row(
+            str(d["id"]),
+            d["state"],
+            _matchers_text(d["matchers"]),
+            d["startsAt"].isoformat(),
+            d["endsAt"].isoformat(),
+            d["createdBy"],
+            d["comment"],
+        )
+    console.print(table)
+
+
+@silence_app.command("create")
+def silence_create(
+    matcher: list[str] = typer.Argument(..., help='matchers such as service="api" or job=~"db.*"'),
+    duration: str = typer.Option("1h", "--duration", help="how long, e.g. 2h or 1d"),
+    comment: str = typer.Option(..., "--comment", "-c"),
+    author: str | None = typer.Option(None, "--author", help="default: cli:<user>"),
+    output: Output = typer.Option(Output.table, "--output", "-o"),
+) -> None:
+    """Silence matching alerts from now for --duration."""
+    try:
+        parsed = [parse_matcher(m) for m in matcher]
+        seconds = parse_duration(duration)
+    except ValueError as exc:
+        fail(str(exc), 2)
+    now = SystemClock().now()
+    doc = {
+        "matchers": [
+            {
+                "name": m.name,
+                "value": m.value,
+                "isRegex": m.op in (MatchOp.RE, MatchOp.NRE),
+                "isEqual": m.op in (MatchOp.EQ, MatchOp.RE),
+            }
+            for m in parsed
+        ],
+        "startsAt": now.isoformat(),
+        "endsAt": (now + timedelta(seconds=seconds)).isoformat(),
+        "createdBy": author or _actor(),
+        "comment": comment,
+    }
+    try:
+        silence = from_api(doc)
+        check_new(silence, now)
+    except ValueError as exc:
+        fail(str(exc), 2)
+    with session_scope() as session:
+        row = SilenceRow(
+            matchers=doc["matchers"],
+            starts_at=silence.starts_at,
+            ends_at=silence.ends_at,
+            created_by=doc["createdBy"],
+            comment=comment,
+            created_at=now,
+            updated_at=now,
+        )
+        session.add(row)
+        session.flush()
+        data = _silence_dict(row)
+    if output == Output.json:
+        print_json(data)
+    else:
+        console.print(f"silence {data['id']} until {data['endsAt'].isoformat()}", highlight=False)
+
+
+@silence_app.command("expire")
+def silence_expire(silence_id: int = typer.Argument(...)) -> None:
+    """End a silence now."""
+    now = SystemClock().now()
+    with session_scope() as session:
+        row = session.get(SilenceRow, silence_id)
+        if row is None:
+            fail(f"silence {silence_id} not found")
+        if row.ends_at > now:
+            row.starts_at = min(row.starts_at, now - timedelta(microseconds=1))
+            row.ends_at = now
+            row.updated_at = now
+    console.print(f"silence {silence_id} expired")
+
+
+def register(app: typer.Typer) -> None:
+    """Add the alert and silence commands to ``app``."""
+    app.add_typer(alert_app, name="alert")
+    app.add_typer(silence_app, name="silence")
