@@ -324,3 +324,22 @@ def test_calendars_and_shifts(env: Env) -> None:
     assert shifts[0]["user"] == "bob"
     # weekly turns from T0 - 1 day: alice until T0 + 6 days, then bob for a week
     assert shifts[0]["start"].startswith((T0 + timedelta(days=6)).date().isoformat())
+
+
+def test_page_carries_a_signed_ack_link_that_stops_escalation(env: Env) -> None:
+    env.fire("Down")
+    items = env.client.get("/api/v1/notifications", headers=env.h["viewer"]).json()["items"]
+    page = next(i for i in items if i["channel"] == "alice-app")
+    links = page["notification"]["links"]
+    assert links["ack"]
+    assert links["resolve"]
+    path = "/" + links["ack"].split("/", 3)[3]
+    assert env.client.get(path).status_code == 200  # the confirmation page changes nothing
+    [esc] = env.escalations()
+    assert esc["status"] == "triggered"
+    done = env.client.post(path)
+    assert done.status_code == 200, done.text
+    [esc] = env.escalations()
+    assert esc["status"] == "acknowledged"
+    env.tick(timedelta(minutes=15))  # no level 2
+    assert not any(p.startswith("page:bob") for p in env.sent())

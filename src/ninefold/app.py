@@ -60,6 +60,7 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        _share_link_secret(app)
         runner = None
         if run_engine:
             runner = EngineRunner(app.state)
@@ -148,3 +149,20 @@ def create_app(
     app.include_router(action_links_router)
     app.include_router(heartbeat_ping_router)
     return app
+
+
+def _share_link_secret(app: FastAPI) -> None:
+    """Give every session the key that signs acknowledge/resolve links in notifications.
+
+    Read (or created) once at start, outside any write transaction.
+    """
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from ninefold.alert.links import link_secret
+
+    try:
+        secret = link_secret(app.state)
+    except SQLAlchemyError:
+        log.warning("no signing key for action links (is the database migrated?)")
+        return
+    app.state.session_factory.configure(info={"link_secret": secret})

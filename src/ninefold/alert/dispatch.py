@@ -138,8 +138,13 @@ def group_notification(
     key: str,
     public_url: str,
     alerts: Sequence[Alert] | None = None,
+    now: datetime | None = None,
 ) -> Notification:
-    """The notification for a group: its first alert's details, a count, and every summary."""
+    """The notification for a group: its first alert's details, a count, and every summary.
+
+    Pages carry signed acknowledge/resolve links (when the session knows the signing key, see
+    ``create_app``) for the group's first alert: acknowledging it stops the group's escalation.
+    """
     if alerts is None:
         members = store.group_alerts(session, group_id=group.id)
         firing = [a for a in members if a.status == "firing" and a.suppression is None]
@@ -170,8 +175,19 @@ def group_notification(
         alert_id=str(first.id),
         labels=labels,
         annotations={k: str(v) for k, v in first.annotations.items()} if not many else {},
-        links=NotificationLinks(view=f"{public_url.rstrip('/')}/api/v1/alerts/{first.id}"),
+        links=_links(session, first, kind, public_url, now),
     )
+
+
+def _links(
+    session: Session, alert: Alert, kind: NotificationKind, public_url: str, now: datetime | None
+) -> NotificationLinks:
+    from ninefold.alert.links import action_links, view_url
+
+    secret = session.info.get("link_secret")
+    if secret and now is not None and kind == NotificationKind.PAGE:
+        return action_links(alert.id, secret=secret, public_url=public_url, now=now)
+    return NotificationLinks(view=view_url(public_url, alert.id))
 
 
 _SEVERITY_ORDER = ("critical", "error", "warning", "info")
@@ -263,7 +279,7 @@ def _send(
     for channel in routing.receivers.get(group.receiver, ()):
         key = f"group-{group.id}:{group.notify_count}:{channel}"
         note = group_notification(
-            session, group, kind=kind, key=key, public_url=public_url, alerts=alerts
+            session, group, kind=kind, key=key, public_url=public_url, alerts=alerts, now=now
         )
         try:
             enqueue(session, channel=channel, notification=note, now=now)

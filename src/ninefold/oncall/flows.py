@@ -216,7 +216,7 @@ def _page_level(session: Session, esc: EscalationRow, *, now: datetime, public_u
             if outbox_store.item_by_key(session, idempotency_key=key) is not None:
                 continue
             note = group_notification(
-                session, group, kind=NotificationKind.PAGE, key=key, public_url=public_url
+                session, group, kind=NotificationKind.PAGE, key=key, public_url=public_url, now=now
             )
             try:
                 enqueue(session, channel=rule.channel, notification=note, now=now)
