@@ -41,6 +41,7 @@ class EngineRunner:
         """The engine modules: name, a callable taking the app state, and interval in seconds."""
         from ninefold.alert.jobs import run_with_state as expire_alerts
         from ninefold.heartbeat.jobs import run_with_state as check_heartbeats
+        from ninefold.notification.jobs import health_with_state as channel_health
         from ninefold.oncall.jobs import run_with_state as pager
         from ninefold.slo.jobs import run_with_state
 
@@ -50,6 +51,7 @@ class EngineRunner:
             ("pager", pager, tick),
             ("heartbeats", check_heartbeats, tick),
             ("alert-expiry", expire_alerts, max(tick, 5.0)),
+            ("channel-health", channel_health, max(tick, 10.0)),
             ("slo-evaluation", run_with_state, float(settings.evaluation_interval_seconds)),
         ]
 

@@ -294,3 +294,59 @@ def deliver_due(
         result = _send(senders, claim)
         counts[_record(session_factory, claim, result, now=now, policy=policy, rand=rand)] += 1
     return DeliveryReport(claimed=len(claims), **counts)
+
+
+CHANNEL_ALERT = "NotificationChannelFailing"
+"""``alertname`` of the alert ninefold raises about its own failing channels."""
+
+
+def channel_health_alerts(session: Session, *, now: datetime) -> list[Any]:
+    """Alerts about channels that keep failing (a dead letter since their last successful
+    send), and resolves for those that recovered; to be passed to ``dispatch.intake``.
+
+    Route ``alertname="NotificationChannelFailing"`` to another receiver: an alert about a
+    channel must not depend on that channel.
+    """
+    from ninefold.alert import store as alert_store
+    from ninefold.alert.fingerprint import fingerprint_hex
+    from ninefold.alert.normalize import Incoming
+
+    failing = store.channel_failures(session)
+    keys = {name: f"ninefold:channel-failing:{name}" for name in store.channel_names(session)}
+    open_ = alert_store.open_alerts_by_key(session, keys=list(keys.values()))
+    items: list[Any] = []
+    for name, key in keys.items():
+        labels = {"alertname": CHANNEL_ALERT, "channel": name, "severity": "critical"}
+        if name in failing and key not in open_:
+            dead, error = failing[name]
+            items.append(
+                Incoming(
+                    action="trigger",
+                    dedup_key=key,
+                    fingerprint=fingerprint_hex(labels),
+                    source="ninefold",
+                    severity="critical",
+                    summary=f"notification channel {name} keeps failing",
+                    labels=labels,
+                    annotations={
+                        "description": f"{dead} notification(s) dead-lettered since the last "
+                        f"successful send; last error: {error or 'unknown'}"
+                    },
+                    details={"dead_letters": dead, "last_error": error},
+                    starts_at=now,
+                )
+            )
+        elif name not in failing and key in open_:
+            items.append(
+                Incoming(
+                    action="resolve",
+                    dedup_key=key,
+                    fingerprint=fingerprint_hex(labels),
+                    source="ninefold",
+                    severity="critical",
+                    summary=f"notification channel {name} keeps failing",
+                    labels=labels,
+                    ends_at=now,
+                )
+            )
+    return items

@@ -75,3 +75,15 @@ def run_with_state(state: Any) -> DeliveryReport:
             total.lost,
         )
     return total
+
+
+def health_with_state(state: Any) -> int:
+    """Engine entry point: raise or resolve alerts about failing channels; returns how many."""
+    from ninefold.alert.dispatch import submit_with_state
+    from ninefold.notification.flows import channel_health_alerts
+
+    with state.session_factory() as session:
+        items = channel_health_alerts(session, now=state.clock.now())
+    if items:
+        submit_with_state(state, items)
+    return len(items)

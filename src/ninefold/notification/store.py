@@ -123,3 +123,34 @@ def update_leased(session: Session, *, item_id: int, lease_id: str, values: dict
         .execution_options(synchronize_session=False)
     )
     return bool(cast(Any, result).rowcount == 1)
+
+
+def channel_failures(session: Session) -> dict[str, tuple[int, str | None]]:
+    """Channels whose latest finished notification is a dead letter: name → (dead letters
+    since the last successful send, the last error)."""
+    last_sent = dict(
+        session.execute(
+            select(OutboxItem.channel_id, func.max(OutboxItem.id))
+            .where(OutboxItem.status == "sent")
+            .group_by(OutboxItem.channel_id)
+        ).all()
+    )
+    out: dict[str, tuple[int, str | None]] = {}
+    dead = session.execute(
+        select(
+            NotificationChannel.name, OutboxItem.channel_id, OutboxItem.id, OutboxItem.last_error
+        )
+        .join(NotificationChannel, NotificationChannel.id == OutboxItem.channel_id)
+        .where(OutboxItem.status == "dead")
+        .order_by(OutboxItem.id)
+    )
+    for name, channel_id, item_id, error in dead:
+        if item_id > last_sent.get(channel_id, 0):
+            count = out.get(name, (0, None))[0]
+            out[name] = (count + 1, error)
+    return out
+
+
+def channel_names(session: Session) -> list[str]:
+    """Every channel name."""
+    return list(session.scalars(select(NotificationChannel.name)))
