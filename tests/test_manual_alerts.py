@@ -175,12 +175,20 @@ def test_cli_alert_lifecycle(cli_db: str, session_factory: sessionmaker[Session]
     listed = json.loads(_run("alert", "list", "--source", "manual", "-o", "json").stdout)
     assert [a["id"] for a in listed] == [created["id"]]
 
+    assert "snoozed for 45 minutes" in _run("alert", "snooze", alert_id, "--minutes", "45").stdout
+    snoozed = json.loads(_run("alert", "show", alert_id, "-o", "json").stdout)
+    assert any(e["kind"] == "snoozed" for e in snoozed["events"])
     assert "acknowledged" in _run("alert", "ack", alert_id).stdout
     assert "resolved" in _run("alert", "resolve", alert_id).stdout
     shown = json.loads(_run("alert", "show", alert_id, "-o", "json").stdout)
     assert shown["status"] == "resolved"
     assert shown["acknowledged_by"].startswith("cli")
-    assert [e["kind"] for e in shown["events"]] == ["created", "acknowledged", "resolved"]
+    assert [e["kind"] for e in shown["events"]] == [
+        "created",
+        "snoozed",
+        "acknowledged",
+        "resolved",
+    ]
     assert "resolved" in _run("alert", "show", alert_id).stdout
 
     # Errors are messages with a non-zero exit, never tracebacks.

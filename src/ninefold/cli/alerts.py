@@ -191,6 +191,23 @@ def ack(alert_id: int = typer.Argument(...)) -> None:
     console.print(f"alert {alert_id} acknowledged")
 
 
+@alert_app.command("snooze")
+def snooze(
+    alert_id: int = typer.Argument(...),
+    minutes: int = typer.Option(30, "--minutes", min=1, max=7 * 24 * 60, help="how long"),
+) -> None:
+    """Hold a firing alert's pages; its escalation pages the current level again afterwards."""
+    from datetime import timedelta
+
+    now = SystemClock().now()
+    with session_scope() as session:
+        alert = store.get_alert(session, alert_id=alert_id)
+        flows.snooze(
+            session, alert=alert, until=now + timedelta(minutes=minutes), actor=_actor(), now=now
+        )
+    console.print(f"alert {alert_id} snoozed for {minutes} minutes")
+
+
 @alert_app.command("resolve")
 def resolve(alert_id: int = typer.Argument(...)) -> None:
     """Resolve an alert by hand."""
