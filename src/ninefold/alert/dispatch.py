@@ -45,7 +45,7 @@ from ninefold.alert.inhibit import InhibitRule, parse_inhibit_rules
 from ninefold.alert.models import Alert, AlertGroup, Integration
 from ninefold.alert.normalize import Incoming
 from ninefold.alert.routing import Route, parse_config
-from ninefold.errors import ConfigError, NotFound
+from ninefold.errors import ConfigError
 from ninefold.integrations.notify.message import (
     Notification,
     NotificationKind,
@@ -241,6 +241,7 @@ def flush_groups(
     public_url: str,
 ) -> int:
     """Flush ``groups``: notify the receivers' channels, start or end escalations."""
+    from ninefold.notification.flows import enqueue_many
     from ninefold.oncall.flows import end_escalation, start_escalation
 
     if not batch:
@@ -248,10 +249,34 @@ def flush_groups(
     ctx = groups.load_mute_context(session, now=now, inhibit_rules=routing.inhibit_rules)
     routes = {r.id: r for r in routing.tree.walk()}
     queued = 0
-    for group in batch:
-        result = groups.flush(session, group, ctx, route=routes.get(group.route_id))
+    outbox: list[tuple[str, Notification]] = []
+    first_alert: dict[str, tuple[AlertGroup, Alert]] = {}
+    results = [
+        (group, groups.flush(session, group, ctx, route=routes.get(group.route_id)))
+        for group in batch
+    ]
+    for group, result in results:
         if result.notify:
-            queued += _send(session, result, routing, now, public_url)
+            for channel, note in _notifications(session, result, routing, now, public_url):
+                outbox.append((channel, note))
+                first_alert[note.idempotency_key] = (group, (result.firing or result.resolved)[0])
+    if outbox:
+        missing = set(enqueue_many(session, items=outbox, now=now))
+        queued += sum(1 for channel, _ in outbox if channel not in missing)
+        for channel, note in outbox:
+            if channel in missing:
+                # The alert is stored either way; the missing channel is on its record.
+                group, alert = first_alert[note.idempotency_key]
+                error = f"notification channel {channel!r} not found"
+                log.error("alert group %s: %s", group.id, error)
+                store.add_event(
+                    session,
+                    alert=alert,
+                    kind="notification_failed",
+                    at=now,
+                    details={"receiver": group.receiver, "channel": channel, "error": error},
+                )
+    for group, result in results:
         policy = routing.policies.get(group.receiver)
         if policy is not None and result.new_firing:
             queued += start_escalation(
@@ -267,34 +292,27 @@ def flush_groups(
     return queued
 
 
-def _send(
+def _notifications(
     session: Session, result: groups.FlushResult, routing: Routing, now: datetime, public_url: str
-) -> int:
-    from ninefold.notification.flows import enqueue
-
+) -> list[tuple[str, Notification]]:
     group = result.group
     kind = NotificationKind.PAGE if result.firing else NotificationKind.RESOLVED
     alerts = result.firing or result.resolved
-    queued = 0
-    for channel in routing.receivers.get(group.receiver, ()):
-        key = f"group-{group.id}:{group.notify_count}:{channel}"
-        note = group_notification(
-            session, group, kind=kind, key=key, public_url=public_url, alerts=alerts, now=now
-        )
-        try:
-            enqueue(session, channel=channel, notification=note, now=now)
-            queued += 1
-        except NotFound as exc:
-            # The alert is stored either way; the missing channel is on its record.
-            log.error("alert group %s: %s", group.id, exc.message)
-            store.add_event(
+    return [
+        (
+            channel,
+            group_notification(
                 session,
-                alert=alerts[0],
-                kind="notification_failed",
-                at=now,
-                details={"receiver": group.receiver, "channel": channel, "error": exc.message},
-            )
-    return queued
+                group,
+                kind=kind,
+                key=f"group-{group.id}:{group.notify_count}:{channel}",
+                public_url=public_url,
+                alerts=alerts,
+                now=now,
+            ),
+        )
+        for channel in routing.receivers.get(group.receiver, ())
+    ]
 
 
 def intake(

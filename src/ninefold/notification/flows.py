@@ -20,7 +20,7 @@ from __future__ import annotations
 import logging
 import random
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -147,6 +147,34 @@ def enqueue(
             channel,
         )
     return item
+
+
+def enqueue_many(
+    session: Session, *, items: Sequence[tuple[str, Notification]], now: datetime
+) -> list[str]:
+    """Queue many (channel name, notification) pairs in one statement, in the caller's
+    transaction, idempotent by key like :func:`enqueue`; returns the channel names that do not
+    exist (their notifications are not queued)."""
+    now = ensure_utc(now)
+    ids = store.channel_ids(session, names=[name for name, _ in items])
+    missing = sorted({name for name, _ in items if name not in ids})
+    store.insert_many_if_absent(
+        session,
+        rows=[
+            {
+                "idempotency_key": n.idempotency_key,
+                "channel_id": ids[name],
+                "notification": notification_document(n),
+                "status": "pending",
+                "attempts": 0,
+                "next_attempt_at": now,
+                "created_at": now,
+            }
+            for name, n in items
+            if name in ids
+        ],
+    )
+    return missing
 
 
 def requeue(session: Session, *, item_id: int, now: datetime) -> OutboxItem:

@@ -154,3 +154,27 @@ def channel_failures(session: Session) -> dict[str, tuple[int, str | None]]:
 def channel_names(session: Session) -> list[str]:
     """Every channel name."""
     return list(session.scalars(select(NotificationChannel.name)))
+
+
+def channel_ids(session: Session, *, names: Sequence[str]) -> dict[str, int]:
+    """Channel name → id for the names that exist."""
+    if not names:
+        return {}
+    rows = session.execute(
+        select(NotificationChannel.name, NotificationChannel.id).where(
+            NotificationChannel.name.in_(list(set(names)))
+        )
+    )
+    return {name: channel_id for name, channel_id in rows}
+
+
+def insert_many_if_absent(session: Session, *, rows: Sequence[dict[str, Any]]) -> None:
+    """INSERT outbox rows, skipping idempotency keys already queued, in one statement."""
+    if not rows:
+        return
+    table = cast(Table, OutboxItem.__table__)
+    conn = session.connection()
+    ins = postgresql.insert(table) if conn.dialect.name == "postgresql" else sqlite.insert(table)
+    for start in range(0, len(rows), 500):
+        chunk = list(rows[start : start + 500])
+        conn.execute(ins.values(chunk).on_conflict_do_nothing(index_elements=["idempotency_key"]))
