@@ -241,7 +241,9 @@ def flush(
     resolved = [a for a in alerts if a.status == "resolved"]
     opts = opts_of(group)
     last_firing = group.last_firing
-    notify = needs_notification(
+    # With every alert held and none resolved there is nothing to send (Alertmanager's
+    # notification pipeline stops on an empty alert list and leaves its log unchanged).
+    notify = bool(firing or resolved) and needs_notification(
         firing=[a.id for a in firing],
         resolved=[a.id for a in resolved],
         last_firing=last_firing,
