@@ -40,6 +40,7 @@ def alert_read(alert: Alert) -> AlertRead:
         resolved_at=alert.resolved_at,
         last_received_at=alert.last_received_at,
         receive_count=alert.receive_count,
+        suppression=alert.suppression,
     )
 
 

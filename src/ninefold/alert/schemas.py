@@ -151,6 +151,8 @@ class AlertRead(BaseModel):
     resolved_at: datetime | None
     last_received_at: datetime
     receive_count: int
+    suppression: dict[str, Any] | None = None
+    """Why the alert is held back (silenced, snoozed, maintenance, inhibited, dependency)."""
 
 
 class BatchError(BaseModel):
