@@ -185,9 +185,9 @@ def test_cli_apply_dry_run_apply_and_export(
     runner = CliRunner()
     dry = runner.invoke(app, ["apply", str(ACME), "--dry-run"])
     assert dry.exit_code == 0, dry.output
-    assert "would change: 32 create, 0 update, 0 delete" in dry.output
+    assert "would change: 40 create, 0 update, 0 delete" in dry.output
     first = runner.invoke(app, ["apply", str(ACME)])
-    assert "changed: 32 create, 0 update, 0 delete" in first.output
+    assert "changed: 40 create, 0 update, 0 delete" in first.output
     again = runner.invoke(app, ["apply", str(ACME)])
     assert "no changes" in again.output
     exported = tmp_path / "export"

@@ -5,10 +5,17 @@ current state from the database, both as plain values. Their difference is the :
 the same in dry-run and real runs; a real run then writes the desired values in the caller's
 transaction. Objects with ``managed=True`` that the YAML no longer mentions are deleted; objects
 the YAML creates, or that it names and that already existed, become managed.
+
+On-call objects (notification channels, schedules, escalation policies, a user's personal
+notification rules) are written through the same ``ninefold.oncall`` flows as the API, with
+``managed=True``. A channel's secret is read from the environment variable its ``secret_env``
+names when the apply runs; it is compared like any field but never shown.
 """
 
 from __future__ import annotations
 
+import os
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -19,16 +26,40 @@ from pydantic import BaseModel, ValidationError
 from sqlalchemy.orm import Session
 
 from ninefold.catalog import store
-from ninefold.catalog.loader import Catalog
+from ninefold.catalog.loader import Catalog, CatalogError, Problem
 from ninefold.catalog.models import Service, ServiceDependency
-from ninefold.catalog.spec import ServiceSpec, SLOSpec, TeamSpec, UserSpec
+from ninefold.catalog.spec import (
+    EscalationPolicySpec,
+    NotificationChannelSpec,
+    NotificationRulesSpec,
+    ScheduleSpec,
+    ServiceSpec,
+    SLOSpec,
+    TeamSpec,
+    UserSpec,
+)
 from ninefold.catalog.validate import validate_directory
 from ninefold.core.clock import SystemClock
 from ninefold.errors import ConfigError
 from ninefold.identity.models import Team, TeamMember, User
+from ninefold.notification import store as channel_store
+from ninefold.notification.models import NotificationChannel
+from ninefold.oncall import flows as oncall_flows
+from ninefold.oncall import store as oncall_store
+from ninefold.oncall.escalation import parse_rules
+from ninefold.oncall.models import NotificationRuleRow
 from ninefold.slo.models import SLO
 
-KINDS = ("user", "team", "service", "slo")
+KINDS = (
+    "user",
+    "team",
+    "service",
+    "slo",
+    "channel",
+    "schedule",
+    "escalation_policy",
+    "notification_rules",
+)
 Snapshot = dict[str, dict[str, dict[str, Any]]]
 
 
@@ -135,12 +166,85 @@ def _slo_values(spec: SLOSpec) -> dict[str, Any]:
     }
 
 
+def _channel_values(spec: NotificationChannelSpec, secret: str | None) -> dict[str, Any]:
+    return {
+        "kind": spec.kind,
+        "target": spec.target.strip(),
+        "secret": secret,
+        "enabled": spec.enabled,
+    }
+
+
+def _schedule_values(spec: ScheduleSpec) -> dict[str, Any]:
+    return {
+        "team": spec.team,
+        "time_zone": spec.time_zone,
+        "description": spec.description,
+        "layers": list(spec.layers),
+    }
+
+
+def _policy_values(spec: EscalationPolicySpec) -> dict[str, Any]:
+    return {
+        "team": spec.team,
+        "description": spec.description,
+        "repeat": spec.repeat,
+        "levels": list(spec.levels),
+    }
+
+
+def _rules_values(spec: NotificationRulesSpec) -> dict[str, Any]:
+    return {
+        "rules": [
+            [int(r.delay.total_seconds()), r.channel] for r in parse_rules(spec.rules, "rules")
+        ]
+    }
+
+
+def _secrets(catalog: Catalog) -> dict[str, str | None]:
+    """Each channel's secret from the environment; a variable that is not set is a problem."""
+    out: dict[str, str | None] = {}
+    problems: list[Problem] = []
+    for entry in catalog.notification_channels:
+        env = entry.spec.secret_env
+        value = os.environ.get(env) if env else None
+        if env and not value:
+            problems.append(
+                entry.problem(
+                    f"environment variable {env} (the channel's secret) is not set", "secret_env"
+                )
+            )
+        elif value is not None and len(value) < 8:
+            problems.append(
+                entry.problem(
+                    f"environment variable {env}: a secret needs 8 characters or more",
+                    "secret_env",
+                )
+            )
+        out[entry.spec.name] = value
+    if problems:
+        raise CatalogError(problems, "notification channels")
+    return out
+
+
 def _desired(catalog: Catalog) -> Snapshot:
+    secrets = _secrets(catalog)
     out: Snapshot = {
         "user": {e.spec.name: _user_values(e.spec) for e in catalog.users},
         "team": {e.spec.name: _team_values(e.spec) for e in catalog.teams},
         "service": {e.spec.name: _service_values(e.spec) for e in catalog.services},
         "slo": {e.spec.name: _slo_values(e.spec) for e in catalog.slos},
+        "channel": {
+            e.spec.name: _channel_values(e.spec, secrets[e.spec.name])
+            for e in catalog.notification_channels
+        },
+        "schedule": {e.spec.name: _schedule_values(e.spec) for e in catalog.schedules},
+        "escalation_policy": {
+            e.spec.name: _policy_values(e.spec) for e in catalog.escalation_policies
+        },
+        "notification_rules": {
+            e.spec.user: _rules_values(e.spec) for e in catalog.notification_rules
+        },
     }
     for values in out.values():
         for v in values.values():
@@ -195,7 +299,42 @@ def _current(session: Session) -> Snapshot:
             "spec": slo.spec,
             "managed": slo.managed,
         }
+    for channel in channel_store.list_channels(session):
+        out["channel"][channel.name] = {
+            "kind": channel.kind,
+            "target": channel.target,
+            "secret": channel.secret,
+            "enabled": channel.enabled,
+            "managed": channel.managed,
+        }
+    for sched in oncall_store.list_schedules(session):
+        out["schedule"][sched.name] = {
+            "team": sched.team.name if sched.team else None,
+            "time_zone": sched.time_zone,
+            "description": sched.description,
+            "layers": sched.layers,
+            "managed": sched.managed,
+        }
+    for policy in oncall_store.list_policies(session):
+        out["escalation_policy"][policy.name] = {
+            "team": policy.team.name if policy.team else None,
+            "description": policy.description,
+            "repeat": policy.repeat,
+            "levels": policy.levels,
+            "managed": policy.managed,
+        }
+    for person, rules in _rules_by_user(session).items():
+        out["notification_rules"][person] = {
+            "rules": [[r.delay_seconds, r.channel] for r in rules],
+            "managed": all(r.managed for r in rules),
+        }
     return out
+
+
+def _rules_by_user(session: Session) -> dict[str, list[NotificationRuleRow]]:
+    """Every user's personal notification rules (users without rules left out)."""
+    names = sorted(oncall_store.user_names(session))
+    return {u: rs for u, rs in oncall_store.rules_by_user(session, names=names).items() if rs}
 
 
 def _plan(desired: Snapshot, current: Snapshot) -> Diff:
@@ -245,8 +384,47 @@ def _check_deletes(deletes: dict[str, list[str]], desired: Snapshot, current: Sn
                 f"cannot delete service {name!r}: SLOs not managed by this config depend on it:"
                 f" {', '.join(slos)}"
             )
+    for name in deletes["schedule"]:
+        policies = sorted(
+            p
+            for p, v in current["escalation_policy"].items()
+            if not v["managed"]
+            and p not in desired["escalation_policy"]
+            and name in _targets(v["levels"], "schedule")
+        )
+        if policies:
+            problems.append(
+                f"cannot delete schedule {name!r}: escalation policies not managed by this"
+                f" config page it: {', '.join(policies)}"
+            )
+    for name in deletes["channel"]:
+        users = sorted(
+            u
+            for u, v in current["notification_rules"].items()
+            if not v["managed"]
+            and u not in desired["notification_rules"]
+            and any(channel == name for _, channel in v["rules"])
+        )
+        if users:
+            problems.append(
+                f"cannot delete notification channel {name!r}: notification rules not managed"
+                f" by this config use it: {', '.join(users)}"
+            )
     if problems:
         raise ConfigError("\n".join(problems))
+
+
+def _targets(levels: Any, kind: str) -> set[str]:
+    """Names of the ``kind`` targets in stored policy levels."""
+    out: set[str] = set()
+    for level in levels if isinstance(levels, list) else []:
+        targets = level.get("targets") if isinstance(level, dict) else None
+        for target in targets if isinstance(targets, list) else []:
+            if isinstance(target, dict) and target.get("type") == kind:
+                out.add(str(target.get("name")))
+            elif isinstance(target, dict) and len(target) == 1 and kind in target:
+                out.add(str(target[kind]))
+    return out
 
 
 # --- writing ---------------------------------------------------------------------------------
@@ -305,11 +483,16 @@ def _write(session: Session, desired: Snapshot, diff: Diff, now: datetime) -> No
             session.add(slo)
     session.flush()
 
+    _write_oncall(session, desired, touched, now)
+
     rows: dict[str, dict[str, Any]] = {
         "slo": slos,
         "service": services,
         "team": teams,
         "user": users,
+        "channel": {c.name: c for c in channel_store.list_channels(session)},
+        "schedule": {r.name: r for r in oncall_store.list_schedules(session)},
+        "escalation_policy": {r.name: r for r in oncall_store.list_policies(session)},
     }
     # drop the dependency rows of services about to go first: the database cascades rows that
     # point at a deleted service, and the ORM would then try to delete them a second time
@@ -317,11 +500,63 @@ def _write(session: Session, desired: Snapshot, diff: Diff, now: datetime) -> No
     for svc in gone:
         svc.dependencies.clear()
     session.flush()
+    rules = _rules_by_user(session)
     for change in diff.changes:
-        if change.op == "delete":
+        if change.op == "delete" and change.kind == "notification_rules":
+            for rule in rules.get(change.name, []):
+                session.delete(rule)
+            session.flush()
+        elif change.op == "delete":
             session.delete(rows[change.kind][change.name])
             session.flush()
     session.expire_all()
+
+
+def _write_oncall(
+    session: Session, desired: Snapshot, touched: set[tuple[str, str]], now: datetime
+) -> None:
+    """Channels, then schedules, policies and rules through the on-call flows (managed)."""
+    channels = {c.name: c for c in channel_store.list_channels(session)}
+    for name, values in desired["channel"].items():
+        if ("channel", name) in touched:
+            row = channels.get(name) or NotificationChannel(name=name, created_at=now)
+            _assign(row, values)
+            session.add(row)
+    session.flush()
+    for name, values in desired["schedule"].items():
+        if ("schedule", name) in touched:
+            oncall_flows.put_schedule(
+                session,
+                name=name,
+                layers=values["layers"],
+                time_zone=values["time_zone"],
+                team=values["team"],
+                description=values["description"],
+                now=now,
+                managed=True,
+            )
+    for name, values in desired["escalation_policy"].items():
+        if ("escalation_policy", name) in touched:
+            oncall_flows.put_policy(
+                session,
+                name=name,
+                levels=values["levels"],
+                repeat=values["repeat"],
+                team=values["team"],
+                description=values["description"],
+                now=now,
+                managed=True,
+            )
+    for user, values in desired["notification_rules"].items():
+        if ("notification_rules", user) in touched:
+            oncall_flows.put_rules(
+                session,
+                user=user,
+                rules=[{"after": f"{s}s", "channel": c} for s, c in values["rules"]],
+                now=now,
+                managed=True,
+            )
+    session.flush()
 
 
 def _sync_members(team: Team, wanted: list[list[str]], users: dict[str, User]) -> None:
@@ -364,7 +599,9 @@ def _dump(model: type[BaseModel], kind: str, data: dict[str, Any]) -> dict[str, 
 
 
 def export_catalog(session: Session) -> dict[str, Any]:
-    """Dump the database's users, teams, services and SLOs in the ninefold YAML shape."""
+    """Dump the database's users, teams, services, SLOs and on-call objects in the ninefold
+    YAML shape. A channel with a secret is written with ``secret_env:
+    NINEFOLD_SECRET_<NAME>``; the secret itself never leaves the database."""
     out: dict[str, Any] = {"users": [], "teams": [], "services": [], "slos": []}
     for user in store.all_users(session):
         out["users"].append(
@@ -426,4 +663,74 @@ def export_catalog(session: Session) -> dict[str, Any]:
         )
     for slo in store.all_slos(session):
         out["slos"].append(_dump(SLOSpec, "slo", dict(slo.spec)))
+    _export_oncall(session, out)
     return {k: v for k, v in out.items() if v}
+
+
+def secret_env_name(channel: str) -> str:
+    """The environment variable ``export`` names for a channel's secret (it never writes one)."""
+    return "NINEFOLD_SECRET_" + re.sub(r"[^A-Z0-9]", "_", channel.upper())
+
+
+def _after(seconds: int) -> str:
+    for unit, size in (("h", 3600), ("m", 60)):
+        if seconds and seconds % size == 0:
+            return f"{seconds // size}{unit}"
+    return f"{seconds}s" if seconds else "0m"
+
+
+def _export_oncall(session: Session, out: dict[str, Any]) -> None:
+    """Notification channels, schedules, escalation policies and personal rules."""
+    out["notification_channels"] = [
+        _dump(
+            NotificationChannelSpec,
+            "notification channel",
+            {
+                "name": c.name,
+                "kind": c.kind,
+                "target": c.target,
+                "secret_env": secret_env_name(c.name) if c.secret else None,
+                "enabled": c.enabled,
+            },
+        )
+        for c in channel_store.list_channels(session)
+    ]
+    out["schedules"] = [
+        _dump(
+            ScheduleSpec,
+            "schedule",
+            {
+                "name": r.name,
+                "team": r.team.name if r.team else None,
+                "time_zone": r.time_zone,
+                "description": r.description,
+                "layers": r.layers,
+            },
+        )
+        for r in oncall_store.list_schedules(session)
+    ]
+    out["escalation_policies"] = [
+        _dump(
+            EscalationPolicySpec,
+            "escalation policy",
+            {
+                "name": r.name,
+                "team": r.team.name if r.team else None,
+                "description": r.description,
+                "repeat": r.repeat,
+                "levels": r.levels,
+            },
+        )
+        for r in oncall_store.list_policies(session)
+    ]
+    out["notification_rules"] = [
+        _dump(
+            NotificationRulesSpec,
+            "notification rules",
+            {
+                "user": user,
+                "rules": [{"after": _after(r.delay_seconds), "channel": r.channel} for r in rules],
+            },
+        )
+        for user, rules in _rules_by_user(session).items()
+    ]

@@ -8,6 +8,7 @@ valid become :class:`Entry` objects for the cross-file checks in ``validate.py``
 from __future__ import annotations
 
 import difflib
+import re
 import types
 import typing
 from collections.abc import Iterable, Sequence
@@ -21,7 +22,18 @@ from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 from ruamel.yaml.nodes import MappingNode, Node, SequenceNode
 
-from ninefold.catalog.spec import ConfigFile, ServiceSpec, SLOSpec, TeamSpec, UserSpec
+from ninefold.catalog.spec import (
+    LOCATED,
+    ConfigFile,
+    EscalationPolicySpec,
+    NotificationChannelSpec,
+    NotificationRulesSpec,
+    ScheduleSpec,
+    ServiceSpec,
+    SLOSpec,
+    TeamSpec,
+    UserSpec,
+)
 from ninefold.errors import ConfigError
 
 Loc = tuple[str | int, ...]
@@ -32,8 +44,21 @@ SECTIONS: dict[str, type[BaseModel]] = {
     "teams": TeamSpec,
     "services": ServiceSpec,
     "slos": SLOSpec,
+    "notification_channels": NotificationChannelSpec,
+    "schedules": ScheduleSpec,
+    "escalation_policies": EscalationPolicySpec,
+    "notification_rules": NotificationRulesSpec,
 }
-KIND_OF = {"users": "user", "teams": "team", "services": "service", "slos": "SLO"}
+KIND_OF = {
+    "users": "user",
+    "teams": "team",
+    "services": "service",
+    "slos": "SLO",
+    "notification_channels": "notification channel",
+    "schedules": "schedule",
+    "escalation_policies": "escalation policy",
+    "notification_rules": "notification rules",
+}
 assert set(SECTIONS) == set(ConfigFile.model_fields), "SECTIONS must follow ConfigFile"
 
 
@@ -118,6 +143,10 @@ class Catalog:
     teams: list[Entry[TeamSpec]] = field(default_factory=list)
     services: list[Entry[ServiceSpec]] = field(default_factory=list)
     slos: list[Entry[SLOSpec]] = field(default_factory=list)
+    notification_channels: list[Entry[NotificationChannelSpec]] = field(default_factory=list)
+    schedules: list[Entry[ScheduleSpec]] = field(default_factory=list)
+    escalation_policies: list[Entry[EscalationPolicySpec]] = field(default_factory=list)
+    notification_rules: list[Entry[NotificationRulesSpec]] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
     files: list[str] = field(default_factory=list)
     # every mapping item, valid or not, as plain data: cross-file checks run on these so that
@@ -276,6 +305,8 @@ def _load_item(catalog: Catalog, source: SourceFile, section: str, index: int, i
     label = KIND_OF[section]
     if isinstance(data, dict) and isinstance(data.get("name"), str):
         label = f"{label} {data['name']!r}"
+    elif isinstance(data, dict) and isinstance(data.get("user"), str):
+        label = f"{label} of {data['user']!r}"
     if isinstance(data, dict):
         catalog.items.append(Item(section, data, source, loc))
     try:
@@ -316,8 +347,20 @@ def _describe(model: type[BaseModel], exc: ValidationError) -> list[tuple[Loc, s
     return out
 
 
+def _field_path(message: str) -> Loc:
+    """The leading ``layers[0].restrictions[1].start`` of an on-call message, as a location."""
+    head, sep, _ = message.partition(": ")
+    if not sep or not _PATH_RE.fullmatch(head):
+        return ()
+    return tuple(int(index) if index else name for name, index in _PATH_PART_RE.findall(head))
+
+
 def _message(model: type[BaseModel], loc: Loc, err: Any) -> tuple[Loc, str, bool]:
     kind = err["type"]
+    if kind == LOCATED:
+        # the message already names the field; point at it
+        message = str(err["msg"])
+        return (*loc, *_field_path(message)), message, False
     dotted = _dotted(loc)
     if kind == "extra_forbidden":
         parent = _model_at(model, loc[:-1])
@@ -338,6 +381,10 @@ def _message(model: type[BaseModel], loc: Loc, err: Any) -> tuple[Loc, str, bool
     if isinstance(value, dict | list) and kind.endswith("_type"):
         msg = f"{msg} (got a {'mapping' if isinstance(value, dict) else 'list'})"
     return loc, f"{dotted}: {msg}" if dotted else msg, False
+
+
+_PATH_RE = re.compile(r"[A-Za-z_]\w*(?:\[\d+\]|\.[A-Za-z_]\w*)*")
+_PATH_PART_RE = re.compile(r"([A-Za-z_]\w*)|\[(\d+)\]")
 
 
 def _dotted(loc: Loc) -> str:

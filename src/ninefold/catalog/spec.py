@@ -1,17 +1,29 @@
 """The ninefold catalog-as-code format: what a YAML file in the config directory may hold.
 
 A config directory holds any number of ``*.yaml``/``*.yml`` files. Each file is a mapping with any
-of the top-level keys ``teams``, ``users``, ``services`` and ``slos``, each a list. These Pydantic
+of the top-level keys ``teams``, ``users``, ``services``, ``slos``, ``notification_channels``,
+``schedules``, ``escalation_policies`` and ``notification_rules``, each a list. These Pydantic
 models are the one definition of that format; the loader adds file:line:column to their errors.
+The on-call sections leave the meaning of layers, levels and rules to ``ninefold.oncall.spec`` and
+``ninefold.oncall.escalation`` (the same parsers the API uses); their errors name the field, such as
+``layers[0].rotation``, and the loader points at that field.
 """
 
 from __future__ import annotations
 
 import re
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError
 
 from ninefold.core.durations import parse_duration
 
@@ -237,6 +249,105 @@ class SLOSpec(_Strict):
         return self
 
 
+LOCATED = "located"
+"""Error type of on-call checks whose message starts with the path of the bad field."""
+
+ENV_NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*$"
+
+
+def _located(exc: ValueError) -> PydanticCustomError:
+    """A ValueError of the on-call parsers (``layers[0].zone: …``) as an error the loader places
+    at that field."""
+    return PydanticCustomError(LOCATED, "{message}", {"message": str(exc)})
+
+
+class NotificationChannelSpec(_Strict):
+    """Where pages and notifications go. The signing secret of a webhook is never written in the
+    file: ``secret_env`` names the environment variable ``ninefold apply`` reads it from."""
+
+    name: Name
+    kind: Literal["webhook", "slack", "teams", "mattermost", "email"]
+    target: str = Field(min_length=1, max_length=2000)
+    secret_env: str | None = Field(default=None, pattern=ENV_NAME_PATTERN)
+    enabled: bool = True
+
+    @model_validator(mode="after")
+    def _target(self) -> NotificationChannelSpec:
+        from ninefold.notification.schemas import ChannelCreate
+
+        try:
+            ChannelCreate(
+                name=self.name,
+                kind=self.kind,
+                target=self.target,
+                secret="x" * 8 if self.secret_env else None,
+            )
+        except ValidationError as exc:
+            msg = str(exc.errors(include_url=False)[0]["msg"]).removeprefix("Value error, ")
+            if msg.startswith("secret:"):
+                msg = "secret_env:" + msg[len("secret:") :]
+            raise _located(ValueError(msg)) from None
+        return self
+
+
+class ScheduleSpec(_Strict):
+    """An on-call schedule: layers of rotations (later layers win), see ``ninefold.oncall.spec``."""
+
+    name: Name
+    team: Name | None = None
+    time_zone: str = "UTC"
+    description: str | None = None
+    layers: list[Any]
+
+    @model_validator(mode="after")
+    def _layers(self) -> ScheduleSpec:
+        from ninefold.oncall.spec import check_zone, parse_layers
+
+        try:
+            check_zone(self.time_zone, "time_zone")
+            parse_layers(self.layers, self.time_zone)
+        except ValueError as exc:
+            raise _located(exc) from None
+        return self
+
+
+class EscalationPolicySpec(_Strict):
+    """Who is paged, level after level, until someone acknowledges."""
+
+    name: Name
+    team: Name | None = None
+    description: str | None = None
+    repeat: int = 0
+    levels: list[Any]
+
+    @model_validator(mode="after")
+    def _levels(self) -> EscalationPolicySpec:
+        from ninefold.oncall.escalation import parse_policy
+
+        try:
+            parse_policy(self.name, self.levels, self.repeat)
+        except ValueError as exc:
+            raise _located(exc) from None
+        return self
+
+
+class NotificationRulesSpec(_Strict):
+    """How one person is reached when paged: a channel, some time after the page."""
+
+    user: Name
+    rules: list[Any]
+
+    @model_validator(mode="after")
+    def _rules(self) -> NotificationRulesSpec:
+        from ninefold.oncall.escalation import parse_rules
+
+        try:
+            parse_rules(self.rules, "rules")
+        except ValueError as exc:
+            raise _located(exc) from None
+        return self
+
+
 class ConfigFile(_Strict):
     """One YAML file of the config directory."""
 
@@ -244,6 +355,10 @@ class ConfigFile(_Strict):
     users: list[UserSpec] = []
     services: list[ServiceSpec] = []
     slos: list[SLOSpec] = []
+    notification_channels: list[NotificationChannelSpec] = []
+    schedules: list[ScheduleSpec] = []
+    escalation_policies: list[EscalationPolicySpec] = []
+    notification_rules: list[NotificationRulesSpec] = []
 
 
 def prometheus_queries_missing(sli: SLISpec) -> str:

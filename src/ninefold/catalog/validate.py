@@ -53,7 +53,52 @@ def check(catalog: Catalog) -> list[Problem]:
     for slo in by_section["slos"]:
         ref(slo, "services", slo.data.get("service"), "service")
     problems.extend(_cycles(by_section["services"]))
+    _check_oncall(by_section, ref, problems)
     return problems
+
+
+def _check_oncall(by_section: dict[str, list[Item]], ref: Any, problems: list[Problem]) -> None:
+    """References of schedules, escalation policies and personal notification rules."""
+    sections = {"user": "users", "schedule": "schedules", "team": "teams"}
+    for sched in by_section["schedules"]:
+        ref(sched, "teams", sched.data.get("team"), "team")
+        for i, layer in _each(sched.data.get("layers")):
+            if isinstance(layer, dict):
+                for j, user in _each(layer.get("participants")):
+                    ref(sched, "users", user, "layers", i, "participants", j)
+    for policy in by_section["escalation_policies"]:
+        ref(policy, "teams", policy.data.get("team"), "team")
+        for i, level in _each(policy.data.get("levels")):
+            targets = level.get("targets") if isinstance(level, dict) else None
+            for j, target in _each(targets):
+                if not isinstance(target, dict):
+                    continue
+                if set(target) == {"type", "name"}:
+                    kind, name, key = target["type"], target["name"], "name"
+                elif len(target) == 1:
+                    kind, name = next(iter(target.items()))
+                    key = kind
+                else:
+                    continue
+                if kind in sections:
+                    ref(policy, sections[kind], name, "levels", i, "targets", j, key)
+    first: dict[str, Item] = {}
+    for rules in by_section["notification_rules"]:
+        user = rules.data.get("user")
+        ref(rules, "users", user, "user")
+        if isinstance(user, str) and user in first:
+            problems.append(
+                rules.problem(
+                    f"duplicate notification rules of {user!r}"
+                    f" (first defined at {first[user].where()})",
+                    "user",
+                )
+            )
+        elif isinstance(user, str):
+            first[user] = rules
+        for i, rule in _each(rules.data.get("rules")):
+            if isinstance(rule, dict):
+                ref(rules, "notification_channels", rule.get("channel"), "rules", i, "channel")
 
 
 def _each(value: Any) -> list[tuple[int, Any]]:

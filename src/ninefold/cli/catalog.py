@@ -56,7 +56,9 @@ def validate(
     console.print(
         f"[bold green]valid:[/] {escape(str(directory))}: {len(catalog.files)} files, "
         f"{len(catalog.users)} users, {len(catalog.teams)} teams, "
-        f"{len(catalog.services)} services, {len(catalog.slos)} SLOs",
+        f"{len(catalog.services)} services, {len(catalog.slos)} SLOs, "
+        f"{len(catalog.schedules)} schedules, "
+        f"{len(catalog.escalation_policies)} escalation policies",
         highlight=False,
     )
 
@@ -161,7 +163,8 @@ def import_(
 def export(
     out: Path | None = typer.Option(None, "--output", "-o", help="write here instead of stdout"),
 ) -> None:
-    """Dump the database's users, teams, services and SLOs as ninefold catalog YAML."""
+    """Dump the database's users, teams, services, SLOs, notification channels, schedules,
+    escalation policies and notification rules as ninefold catalog YAML."""
     with session_scope() as session:
         data = export_catalog(session)
     rendered = to_yaml(data, header="Exported by ninefold.") if data else "{}\n"

@@ -29,6 +29,7 @@ def demo(
     """Load the example organisation with synthetic traffic on SQLite and serve it."""
     from ninefold.app import create_app
     from ninefold.catalog.flows import apply_directory
+    from ninefold.cli.oncall import show_on_call
     from ninefold.cli.slo import _print_statuses
     from ninefold.core.clock import SystemClock
     from ninefold.db import migrate
@@ -66,6 +67,8 @@ def demo(
         )
         slos = [(s.name, s.objective) for s in store.list_slos(session)[0] if s.source == "push"]
     _print_statuses(statuses, now)
+    with factory() as session:
+        show_on_call(session, now)
     if not serve:
         return
     base = f"http://{host}:{port}"
@@ -75,6 +78,7 @@ def demo(
         f"  API docs:     {base}/docs\n"
         f"  SLO status:   curl -H 'Authorization: Bearer {admin}' {base}/api/v1/slos/status\n"
         f"  release gate: NINEFOLD_DATABASE_URL={cfg.database_url} ninefold gate checkout\n"
+        f"  on call:      NINEFOLD_DATABASE_URL={cfg.database_url} ninefold oncall\n"
         f"  metrics:      {base}/metrics\n"
         "Live traffic is pushed every few seconds; the engine evaluates every 15 s. Ctrl-C stops."
     )

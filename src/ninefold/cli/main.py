@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from ninefold import __version__
-from ninefold.cli import alerts, catalog, db, demo, rules, serve, slo, token
+from ninefold.cli import alerts, catalog, db, demo, oncall, rules, serve, slo, token
 
 app = typer.Typer(
     name="ninefold",
@@ -21,6 +21,7 @@ catalog.register(app)
 slo.register(app)
 rules.register(app)
 alerts.register(app)
+oncall.register(app)
 
 
 @app.command()

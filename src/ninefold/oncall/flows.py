@@ -452,7 +452,12 @@ def put_policy(
 
 
 def put_rules(
-    session: Session, *, user: str, rules: list[dict[str, Any]], now: datetime
+    session: Session,
+    *,
+    user: str,
+    rules: list[dict[str, Any]],
+    now: datetime,
+    managed: bool = False,
 ) -> list[NotificationRuleRow]:
     """Replace a user's personal notification rules; channels must exist."""
     from ninefold.notification import store as channel_store
@@ -477,6 +482,7 @@ def put_rules(
             position=i,
             delay_seconds=int(rule.delay.total_seconds()),
             channel=rule.channel,
+            managed=managed,
             created_at=now,
         )
         for i, rule in enumerate(parsed)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Index, Integer, String, text
+from sqlalchemy import JSON, ForeignKey, Index, Integer, String, false, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ninefold.db.base import Base
@@ -80,6 +80,7 @@ class NotificationRuleRow(Base):
     position: Mapped[int] = mapped_column(Integer)
     delay_seconds: Mapped[int] = mapped_column(Integer, default=0)
     channel: Mapped[str] = mapped_column(String(100))
+    managed: Mapped[bool] = mapped_column(default=False, server_default=false())
     created_at: Mapped[datetime]
 
     user: Mapped[User] = relationship()

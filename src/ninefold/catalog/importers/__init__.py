@@ -114,6 +114,14 @@ def _literal_blocks(data: Any) -> Any:
     return data
 
 
+SECTIONS_AFTER_SLOS = (
+    "notification_channels",
+    "schedules",
+    "escalation_policies",
+    "notification_rules",
+)
+
+
 def to_yaml(config: dict[str, Any], header: str = "") -> str:
     """Render a ConfigFile-shaped dict as ninefold YAML."""
     yaml = YAML()
@@ -123,6 +131,7 @@ def to_yaml(config: dict[str, Any], header: str = "") -> str:
     buf = io.StringIO()
     if header:
         buf.write("".join(f"# {line}\n" for line in header.splitlines()))
-    ordered = {k: config[k] for k in ("users", "teams", "services", "slos") if config.get(k)}
+    sections = ("users", "teams", "services", "slos", *SECTIONS_AFTER_SLOS)
+    ordered = {k: config[k] for k in sections if config.get(k)}
     yaml.dump(_literal_blocks(ordered), buf)
     return buf.getvalue()
