@@ -551,11 +551,6 @@ def test_dependency_does_not_hold_alerts_of_the_service_it_depends_on(start: Sta
     assert [n["labels"]["alertname"] for n in env.notes()] == ["DbSlow"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="groups.flush sets Alert.suppression = None, stored as JSON null (not SQL NULL): "
-    "store.paging_alerts_by_service (suppression IS NULL) no longer sees the released page",
-)
 def test_dependency_that_was_held_and_released_still_holds_dependents(start: Start) -> None:
     env = start(BASIC, services=("web", "db"), depends=[("web", "db")])
     window = _window(env, "db", T0 + 2 * 60 * M)
@@ -661,11 +656,6 @@ receivers:
 """
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="dispatch.flush_groups ends the escalation when every firing alert of a group is "
-    "held (result.firing excludes snoozed alerts), so the snooze never pages again",
-)
 def test_snoozed_alert_escalation_pages_again_when_the_snooze_ends(start: Start) -> None:
     env = start(ESCALATING)
     admin = env.h["admin"]

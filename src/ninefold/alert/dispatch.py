@@ -215,14 +215,20 @@ def notify(
     resolved = [r.alert_id for r in received if r.outcome == "resolved" and r.alert_id]
     if not created and not resolved:
         return 0
-    touched = groups.assign(
+    assigned = groups.assign(
         session, created=store.alerts_by_ids(session, ids=created), tree=routing.tree, now=now
     )
+    touched = list(assigned.groups)
     if resolved:
         touched.extend(store.open_groups_of(session, alert_ids=resolved))
     due = {g.id: g for g in touched if g.next_flush_at is not None and g.next_flush_at <= now}
     return flush_groups(
-        session, batch=list(due.values()), routing=routing, now=now, public_url=public_url
+        session,
+        batch=list(due.values()),
+        routing=routing,
+        now=now,
+        public_url=public_url,
+        fresh=assigned.fresh,
     )
 
 
@@ -239,8 +245,12 @@ def flush_groups(
     routing: Routing,
     now: datetime,
     public_url: str,
+    fresh: Mapping[int, list[Alert]] | None = None,
 ) -> int:
-    """Flush ``groups``: notify the receivers' channels, start or end escalations."""
+    """Flush ``batch``: notify the receivers' channels, start or end escalations.
+
+    ``fresh`` holds the members of groups opened in this transaction (no query needed).
+    """
     from ninefold.notification.flows import enqueue_many
     from ninefold.oncall.flows import end_escalation, start_escalation
 
@@ -252,7 +262,16 @@ def flush_groups(
     outbox: list[tuple[str, Notification]] = []
     first_alert: dict[str, tuple[AlertGroup, Alert]] = {}
     results = [
-        (group, groups.flush(session, group, ctx, route=routes.get(group.route_id)))
+        (
+            group,
+            groups.flush(
+                session,
+                group,
+                ctx,
+                route=routes.get(group.route_id),
+                members=(fresh or {}).get(group.id),
+            ),
+        )
         for group in batch
     ]
     for group, result in results:
@@ -287,7 +306,7 @@ def flush_groups(
                 now=now,
                 public_url=public_url,
             )
-        if not result.firing:
+        if not result.firing and not result.held:
             end_escalation(session, group_id=group.id, now=now)
     return queued
 

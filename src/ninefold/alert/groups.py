@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -73,14 +73,22 @@ def _schedule(group: AlertGroup, now: datetime) -> None:
         group.next_flush_at = due
 
 
+@dataclass
+class Assigned:
+    """Groups touched by new alerts, and the full membership of those opened just now."""
+
+    groups: list[AlertGroup]
+    fresh: dict[int, list[Alert]]
+
+
 def assign(
     session: Session,
     *,
     created: Sequence[Alert],
     tree: Route,
     now: datetime,
-) -> list[AlertGroup]:
-    """Put new alerts in their groups (opening groups as needed); returns every group touched."""
+) -> Assigned:
+    """Put new alerts in their groups (opening groups as needed, in one batched INSERT)."""
     wanted: dict[str, tuple[RouteMatch, dict[str, str], list[Alert]]] = {}
     for alert in created:
         labels = labels_of(alert)
@@ -89,9 +97,9 @@ def assign(
             h = _hash(match.route.id, match.receiver, key)
             entry = wanted.setdefault(h, (match, match.group_labels(labels), []))
             entry[2].append(alert)
-    touched: dict[int, AlertGroup] = {}
     existing = store.open_groups_by_hash(session, hashes=list(wanted))
-    members: list[dict[str, Any]] = []
+    opened: list[tuple[AlertGroup, list[Alert]]] = []
+    kept: list[tuple[AlertGroup, list[Alert]]] = []
     for h, (match, glabels, alerts) in wanted.items():
         group = existing.get(h)
         if group is None:
@@ -111,15 +119,24 @@ def assign(
                 notify_count=0,
                 created_at=now,
             )
-            session.add(group)
-            session.flush()
+            opened.append((group, alerts))
         else:
             _schedule(group, now)
-        touched[group.id] = group
-        members.extend({"group_id": group.id, "alert_id": a.id, "added_at": now} for a in alerts)
+            kept.append((group, alerts))
+    if opened:
+        session.add_all(g for g, _ in opened)
+        session.flush()
+    members = [
+        {"group_id": g.id, "alert_id": a.id, "added_at": now}
+        for g, alerts in (*opened, *kept)
+        for a in alerts
+    ]
     if members:
         session.execute(insert(AlertGroupMember), members)
-    return list(touched.values())
+    return Assigned(
+        groups=[g for g, _ in (*opened, *kept)],
+        fresh={g.id: list(alerts) for g, alerts in opened},
+    )
 
 
 def alert_changed(session: Session, *, alert_ids: Sequence[int], now: datetime) -> None:
@@ -128,38 +145,54 @@ def alert_changed(session: Session, *, alert_ids: Sequence[int], now: datetime) 
         _schedule(group, now)
 
 
-@dataclass
 class MuteContext:
-    """What decides whether a firing alert pages, loaded once per batch of flushes."""
+    """What decides whether a firing alert pages, for one batch of flushes.
 
-    now: datetime
-    silences: list[Silence]
-    inhibit_rules: Sequence[InhibitRule]
-    maintenance: Mapping[int, int]
-    """service id → maintenance window id, for services under maintenance now."""
-    dependencies: Mapping[int, tuple[int, ...]]
-    """service id → the services it depends on, directly or transitively."""
-    paging_by_service: Mapping[int, int]
-    """service id → id of a firing, critical, unsuppressed alert on it."""
-    firing_labels: list[dict[str, str]] = field(default_factory=list)
-    service_names: Mapping[int, str] = field(default_factory=dict)
+    Silences and maintenance windows are read at once (small); the dependency graph and the
+    pages on dependencies only when an alert with a service is checked, and then only for the
+    services it depends on, so intake does not scan every firing alert.
+    """
+
+    def __init__(
+        self, session: Session, *, now: datetime, inhibit_rules: Sequence[InhibitRule]
+    ) -> None:
+        self.session = session
+        self.now = now
+        self.inhibit_rules = inhibit_rules
+        self.silences: list[Silence] = store.active_silences(session, now=now)
+        self.maintenance: Mapping[int, int] = store.services_in_maintenance(session, now=now)
+        """service id → maintenance window id, for services under maintenance now."""
+        self.firing_labels: list[dict[str, str]] = (
+            store.firing_labels(session) if inhibit_rules else []
+        )
+        self._dependencies: dict[int, tuple[int, ...]] | None = None
+        self._paging: dict[int, int | None] = {}
+        self._names: dict[int, str] | None = None
+
+    def dependencies(self, service_id: int) -> tuple[int, ...]:
+        """The services ``service_id`` depends on, directly or transitively."""
+        if self._dependencies is None:
+            self._dependencies = _transitive(store.dependency_edges(self.session))
+        return self._dependencies.get(service_id, ())
+
+    def paging(self, service_id: int) -> int | None:
+        """A firing, critical, unsuppressed alert on ``service_id``, if any."""
+        if service_id not in self._paging:
+            self._paging[service_id] = store.paging_alert_of(self.session, service_id=service_id)
+        return self._paging[service_id]
+
+    def service_name(self, service_id: int) -> str:
+        """A service's name (for the suppression record)."""
+        if self._names is None:
+            self._names = store.service_names(self.session)
+        return self._names.get(service_id, str(service_id))
 
 
 def load_mute_context(
     session: Session, *, now: datetime, inhibit_rules: Sequence[InhibitRule]
 ) -> MuteContext:
-    """Read silences, maintenance windows, the dependency graph and current pages."""
-    firing_labels = store.firing_labels(session) if inhibit_rules else []
-    return MuteContext(
-        now=now,
-        silences=store.active_silences(session, now=now),
-        inhibit_rules=inhibit_rules,
-        maintenance=store.services_in_maintenance(session, now=now),
-        dependencies=_transitive(store.dependency_edges(session)),
-        paging_by_service=store.paging_alerts_by_service(session),
-        firing_labels=firing_labels,
-        service_names=store.service_names(session),
-    )
+    """Read what mutes alerts at ``now`` (silences, maintenance; the rest on demand)."""
+    return MuteContext(session, now=now, inhibit_rules=inhibit_rules)
 
 
 def _transitive(edges: Iterable[tuple[int, int]]) -> dict[int, tuple[int, ...]]:
@@ -195,14 +228,10 @@ def suppression_of(alert: Alert, ctx: MuteContext, *, dependents: bool) -> dict[
         if source is not None:
             return {"kind": "inhibited", "by": dict(source)}
     if dependents and alert.service_id is not None:
-        for dep in ctx.dependencies.get(alert.service_id, ()):
-            parent = ctx.paging_by_service.get(dep)
+        for dep in ctx.dependencies(alert.service_id):
+            parent = ctx.paging(dep)
             if parent is not None and parent != alert.id:
-                return {
-                    "kind": "dependency",
-                    "service": ctx.service_names.get(dep, str(dep)),
-                    "alert_id": parent,
-                }
+                return {"kind": "dependency", "service": ctx.service_name(dep), "alert_id": parent}
     return None
 
 
@@ -215,14 +244,24 @@ class FlushResult:
     firing: list[Alert]
     resolved: list[Alert]
     new_firing: list[Alert]
+    held: int = 0
+    """Firing alerts held back (silenced, snoozed, inhibited …): the group is still live."""
 
 
 def flush(
-    session: Session, group: AlertGroup, ctx: MuteContext, *, route: Route | None
+    session: Session,
+    group: AlertGroup,
+    ctx: MuteContext,
+    *,
+    route: Route | None,
+    members: list[Alert] | None = None,
 ) -> FlushResult:
-    """Flush ``group`` at ``ctx.now``: decide whether to notify and set its next timer."""
+    """Flush ``group`` at ``ctx.now``: decide whether to notify and set its next timer.
+
+    ``members`` are the group's alerts when the caller knows them (a group opened just now).
+    """
     now = ctx.now
-    alerts = store.group_alerts(session, group_id=group.id)
+    alerts = members if members is not None else store.group_alerts(session, group_id=group.id)
     dependents = route.opts.suppress_dependents if route is not None else True
     firing: list[Alert] = []
     held = 0
@@ -271,7 +310,7 @@ def flush(
         group.status = "closed"
         group.closed_at = now
         group.next_flush_at = None
-    return FlushResult(group, notify, firing, resolved, new_firing)
+    return FlushResult(group, notify, firing, resolved, new_firing, held)
 
 
 def find_route(tree: Route, route_id: str) -> Route | None:

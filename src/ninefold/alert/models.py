@@ -76,7 +76,7 @@ class Alert(Base):
     receive_count: Mapped[int] = mapped_column(Integer, default=1)
     created_at: Mapped[datetime]
     snoozed_until: Mapped[datetime | None]
-    suppression: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    suppression: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True))
     """Why the alert was not paged: silence, inhibition, maintenance or a failing dependency."""
 
     service: Mapped[Service | None] = relationship()

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import Select, func, or_, select
+from sqlalchemy import Select, func, or_, select, text
 from sqlalchemy.orm import Session
 
 from ninefold.alert.models import (
@@ -57,8 +57,10 @@ def open_alerts_by_key(session: Session, *, keys: Sequence[str]) -> dict[str, Al
     """Firing alerts keyed by dedup key."""
     if not keys:
         return {}
+    # The status is written literally so that the planner can use the partial unique index
+    # on open alerts' dedup keys (a bound parameter does not imply the index's WHERE on SQLite).
     rows = session.scalars(
-        select(Alert).where(Alert.status == "firing", Alert.dedup_key.in_(list(set(keys))))
+        select(Alert).where(text("alerts.status = 'firing'"), Alert.dedup_key.in_(list(set(keys))))
     )
     return {a.dedup_key: a for a in rows}
 
@@ -227,19 +229,16 @@ def dependency_edges(session: Session) -> list[tuple[int, int]]:
     return [(a, b) for a, b in rows]
 
 
-def paging_alerts_by_service(session: Session) -> dict[int, int]:
-    """Service id → the oldest firing, critical, unsuppressed alert on it."""
-    rows = session.execute(
-        select(Alert.service_id, func.min(Alert.id))
-        .where(
+def paging_alert_of(session: Session, *, service_id: int) -> int | None:
+    """The oldest firing, critical, unsuppressed alert on a service, if any."""
+    return session.scalar(
+        select(func.min(Alert.id)).where(
+            Alert.service_id == service_id,
             Alert.status == "firing",
             Alert.severity == "critical",
-            Alert.service_id.is_not(None),
             Alert.suppression.is_(None),
         )
-        .group_by(Alert.service_id)
     )
-    return {service_id: alert_id for service_id, alert_id in rows if service_id is not None}
 
 
 def service_names(session: Session) -> dict[int, str]:
