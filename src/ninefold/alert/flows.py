@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
+from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
 from ninefold.alert import groups, store
@@ -32,9 +34,20 @@ def receive(
     multi-row INSERTs, so a batch of 100 alerts costs a handful of statements.
     """
     open_by_key = store.open_alerts_by_key(session, keys=[i.dedup_key for i in items])
+    counts = Counter(i.dedup_key for i in items)
+    # New alerts whose key appears once in the batch cannot interact with anything else in it:
+    # they go in with one INSERT … RETURNING, without ORM objects.
+    simple = [
+        i
+        for i in items
+        if i.action == "trigger" and counts[i.dedup_key] == 1 and i.dedup_key not in open_by_key
+    ]
+    inserted = _insert_new(session, simple, integration, now)
     slots: list[tuple[str, str, Alert | None]] = []
     created: list[tuple[Alert, str]] = []
     for item in items:
+        if item.dedup_key in inserted:
+            continue
         alert = open_by_key.get(item.dedup_key)
         if item.action == "trigger":
             if alert is None:
@@ -66,7 +79,67 @@ def receive(
             for a, source in created
         )
         session.flush()
-    return [Received(key, outcome, a.id if a else None) for key, outcome, a in slots]
+    return _in_order(items, slots, inserted)
+
+
+def _in_order(
+    items: Sequence[Incoming],
+    slots: list[tuple[str, str, Alert | None]],
+    inserted: dict[str, int],
+) -> list[Received]:
+    """One Received per item, in the order of ``items``."""
+    pending = iter(slots)
+    out: list[Received] = []
+    for item in items:
+        if item.dedup_key in inserted:
+            out.append(Received(item.dedup_key, "created", inserted[item.dedup_key]))
+        else:
+            key, outcome, alert = next(pending)
+            out.append(Received(key, outcome, alert.id if alert else None))
+    return out
+
+
+def _insert_new(
+    session: Session, items: Sequence[Incoming], integration: Integration | None, now: datetime
+) -> dict[str, int]:
+    """INSERT new alerts and their ``created`` events in two statements; key → alert id."""
+    if not items:
+        return {}
+    rows = [
+        {
+            "dedup_key": i.dedup_key,
+            "fingerprint": i.fingerprint,
+            "source": i.source,
+            "integration_id": integration.id if integration else None,
+            "service_id": i.service_id
+            if i.service_id is not None
+            else (integration.service_id if integration else None),
+            "status": "firing",
+            "severity": i.severity,
+            "summary": i.summary,
+            "labels": i.labels,
+            "annotations": i.annotations,
+            "details": i.details,
+            "generator_url": i.generator_url,
+            "starts_at": i.starts_at or now,
+            "ends_at": i.ends_at,
+            "last_received_at": now,
+            "receive_count": 1,
+            "created_at": now,
+        }
+        for i in items
+    ]
+    ids = list(
+        session.scalars(insert(Alert).returning(Alert.id, sort_by_parameter_order=True), rows)
+    )
+    session.execute(
+        insert(AlertEvent),
+        [
+            {"alert_id": alert_id, "kind": "created", "at": now, "actor": i.source, "details": {}}
+            for alert_id, i in zip(ids, items, strict=True)
+        ],
+    )
+    return {i.dedup_key: alert_id for alert_id, i in zip(ids, items, strict=True)}
 
 
 def _new(item: Incoming, integration: Integration | None, now: datetime) -> Alert:

@@ -175,6 +175,5 @@ def insert_many_if_absent(session: Session, *, rows: Sequence[dict[str, Any]]) -
     table = cast(Table, OutboxItem.__table__)
     conn = session.connection()
     ins = postgresql.insert(table) if conn.dialect.name == "postgresql" else sqlite.insert(table)
-    for start in range(0, len(rows), 500):
-        chunk = list(rows[start : start + 500])
-        conn.execute(ins.values(chunk).on_conflict_do_nothing(index_elements=["idempotency_key"]))
+    # executemany of one cached statement (batched into multi-row INSERTs by the driver layer)
+    conn.execute(ins.on_conflict_do_nothing(index_elements=["idempotency_key"]), list(rows))
