@@ -5,8 +5,10 @@ from __future__ import annotations
 from ninefold.alert import models as alert_models
 from ninefold.catalog import models as catalog_models
 from ninefold.db.base import Base
+from ninefold.deploy import models as deploy_models
 from ninefold.heartbeat import models as heartbeat_models
 from ninefold.identity import models as identity_models
+from ninefold.incident import models as incident_models
 from ninefold.notification import models as notification_models
 from ninefold.oncall import models as oncall_models
 from ninefold.slo import models as slo_models
@@ -16,8 +18,10 @@ from ninefold.system import models as system_models
 MODEL_MODULES = (
     alert_models,
     catalog_models,
+    deploy_models,
     heartbeat_models,
     identity_models,
+    incident_models,
     notification_models,
     oncall_models,
     slo_models,

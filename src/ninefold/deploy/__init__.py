@@ -1,0 +1,1 @@
+"""Deployments: deploy events per service, shown on incident timelines."""

@@ -1,0 +1,1 @@
+"""Incidents: declare, lifecycle, roles, timeline and stakeholder updates."""
