@@ -45,6 +45,8 @@ def create_app(
     from ninefold.alert.silences_api import router as silences_router
     from ninefold.alert.webhook_in import admin_router as webhook_mapping_router
     from ninefold.alert.webhook_in import router as webhook_router
+    from ninefold.audit.api import router as audit_router
+    from ninefold.audit.context import ActorMiddleware
     from ninefold.catalog.api import router as catalog_router
     from ninefold.engine.runner import EngineRunner
     from ninefold.heartbeat.api import public_router as heartbeat_ping_router
@@ -132,6 +134,8 @@ def create_app(
         metrics.http_duration.labels(path).observe(time.perf_counter() - started)
         return response
 
+    # Outermost: each request gets its own audit actor box before any dependency runs.
+    app.add_middleware(ActorMiddleware)
     app.include_router(system_router)
     app.include_router(identity_router, prefix="/api/v1")
     app.include_router(catalog_router, prefix="/api/v1")
@@ -144,6 +148,7 @@ def create_app(
     app.include_router(notification_router, prefix="/api/v1")
     app.include_router(heartbeat_router, prefix="/api/v1")
     app.include_router(webhook_mapping_router, prefix="/api/v1")
+    app.include_router(audit_router, prefix="/api/v1")
     app.include_router(inbound_router)
     app.include_router(webhook_router)
     app.include_router(action_links_router)

@@ -10,6 +10,7 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session, sessionmaker
 
+from ninefold.audit.context import set_actor
 from ninefold.config import Settings
 from ninefold.core.clock import Clock
 from ninefold.errors import Forbidden, Unauthorized
@@ -75,6 +76,7 @@ def require(role: str) -> Callable[..., Principal]:
                 raise Unauthorized("invalid, expired or revoked token")
             token.last_used_at = clock.now()
             principal = Principal(token.id, token.name, token.role, token.team_id)
+        set_actor(f"token:{principal.name}")  # the actor of this request's audited changes
         if not role_allows(principal.role, role):
             raise Forbidden(f"this needs the {role} role; the token has {principal.role}")
         return principal

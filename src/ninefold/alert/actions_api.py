@@ -19,6 +19,7 @@ from jinja2 import Environment, FileSystemLoader, Template
 
 from ninefold.alert import store
 from ninefold.alert.links import (
+    LINK_ACTOR,
     LinkClaim,
     LinkExpired,
     current_state,
@@ -27,6 +28,7 @@ from ninefold.alert.links import (
     read_token,
 )
 from ninefold.alert.models import Alert
+from ninefold.audit.context import set_actor
 from ninefold.core.clock import ensure_utc
 from ninefold.errors import NotFound
 from ninefold.integrations.notify.signing import AlertAction, InvalidSignature
@@ -132,6 +134,7 @@ def perform_action(token: str, request: Request) -> HTMLResponse:
         return claim
     state = request.app.state
     verb = _VERB[claim.action]
+    set_actor(LINK_ACTOR)  # a person following a signed link: audited like a token holder
     try:
         with state.session_factory() as session, session.begin():
             outcome = perform(

@@ -22,6 +22,7 @@ from ninefold.alert.dispatch import Routing
 from ninefold.alert.fingerprint import fingerprint_hex
 from ninefold.alert.normalize import Incoming
 from ninefold.alert.schemas import AlertRead
+from ninefold.audit import capture as audit
 from ninefold.deps import Responder
 from ninefold.errors import InvalidInput, NotFound
 
@@ -103,6 +104,25 @@ def raise_alert(
         session, items=[item], integration=None, routing=routing, now=now, public_url=public_url
     )
     assert received.alert_id is not None
+    if received.outcome == "created":
+        # New alerts go in with a Core INSERT the ORM audit does not see: record it here.
+        audit.record(
+            session,
+            action="create",
+            object_type="alerts",
+            object_id=received.alert_id,
+            object_name=item.summary,
+            after={
+                "dedup_key": item.dedup_key,
+                "source": SOURCE,
+                "status": "firing",
+                "severity": item.severity,
+                "summary": item.summary,
+                "service_id": service_id,
+                "labels": item.labels,
+            },
+            actor=actor,
+        )
     return received.alert_id, received.outcome, queued
 
 

@@ -15,6 +15,7 @@ from rich.console import Console
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
+from ninefold.audit.context import actor_scope, cli_actor
 from ninefold.config import Settings, load_settings
 from ninefold.db.engine import make_engine, make_session_factory
 from ninefold.errors import NinefoldError
@@ -61,7 +62,7 @@ def session_scope(cfg: Settings | None = None) -> Iterator[Session]:
     engine = engine_for(cfg)
     try:
         factory = make_session_factory(engine)
-        with factory() as session, session.begin():
+        with actor_scope(cli_actor()), factory() as session, session.begin():
             yield session
     except NinefoldError as exc:
         fail(exc.message)

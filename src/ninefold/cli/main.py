@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from ninefold import __version__
-from ninefold.cli import alerts, catalog, db, demo, oncall, rules, serve, slo, token
+from ninefold.cli import alerts, audit, catalog, db, demo, oncall, rules, serve, slo, token
 
 app = typer.Typer(
     name="ninefold",
@@ -22,6 +22,7 @@ slo.register(app)
 rules.register(app)
 alerts.register(app)
 oncall.register(app)
+audit.register(app)
 
 
 @app.command()

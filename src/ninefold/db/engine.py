@@ -33,8 +33,15 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:
-    """A session factory that does not expire objects on commit (API reads after commit)."""
-    return sessionmaker(engine, expire_on_commit=False)
+    """A session factory that does not expire objects on commit (API reads after commit).
+
+    Every flush of its sessions is recorded in the audit log (see ``ninefold.audit.capture``).
+    """
+    from ninefold.audit.capture import install
+
+    factory = sessionmaker(engine, expire_on_commit=False)
+    install(factory)
+    return factory
 
 
 @contextmanager

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from ninefold.alert import models as alert_models
+from ninefold.audit import models as audit_models
 from ninefold.catalog import models as catalog_models
 from ninefold.db.base import Base
 from ninefold.deploy import models as deploy_models
@@ -17,6 +18,7 @@ from ninefold.system import models as system_models
 #: Every module holding ORM classes; importing them registers their tables on Base.metadata.
 MODEL_MODULES = (
     alert_models,
+    audit_models,
     catalog_models,
     deploy_models,
     heartbeat_models,

@@ -17,6 +17,8 @@ from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
+from ninefold.audit.context import actor_scope
+
 log = logging.getLogger("ninefold.engine")
 
 Job = Callable[[Session, Any], object]
@@ -76,7 +78,8 @@ class EngineRunner:
         interval = float(self._state.settings.delivery_interval_seconds)
         while not self._stop.is_set():
             try:
-                deliver(self._state)
+                with actor_scope("engine:delivery", clock=getattr(self._state, "clock", None)):
+                    deliver(self._state)
             except Exception:
                 log.exception("notification delivery failed")
             self._wake.wait(interval)
@@ -131,7 +134,8 @@ class EngineRunner:
         if not self._is_leader(name):
             return
         try:
-            job(self._state)
+            with actor_scope(f"engine:{name}", clock=getattr(self._state, "clock", None)):
+                job(self._state)
         except Exception:
             log.exception("engine job %s failed", name)
 

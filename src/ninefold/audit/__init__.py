@@ -1,0 +1,1 @@
+"""ninefold.audit: who changed what, when, captured from every ORM flush."""
