@@ -363,7 +363,9 @@ def submit_with_state(
 
     For engine jobs and API endpoints that hold the app state but no session.
     """
-    with state.session_factory() as session, session.begin():
+    from ninefold.db.engine import write_lock
+
+    with write_lock(state.engine), state.session_factory() as session, session.begin():
         integration = session.get(Integration, integration_id) if integration_id else None
         received, queued = intake(
             session,

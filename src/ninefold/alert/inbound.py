@@ -31,6 +31,7 @@ from ninefold.alert import dispatch, flows, normalize, store
 from ninefold.alert.models import Integration
 from ninefold.alert.normalize import Incoming
 from ninefold.alert.schemas import AMAlert, AMWebhook, AMWebhookAlert, PDEvent
+from ninefold.db.engine import write_lock
 
 MAX_BODY = 512 * 1024
 
@@ -140,7 +141,7 @@ def _store(
     for attempt in (1, 2):
         try:
             state = request.app.state
-            with factory() as session, session.begin():
+            with write_lock(state.engine), factory() as session, session.begin():
                 integration = _authenticate(request, session, integration_key)
                 items = build(integration)
                 now = state.clock.now()

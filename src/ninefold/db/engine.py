@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
@@ -49,3 +50,20 @@ def transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
     """Open a session, commit on success, roll back on error."""
     with factory() as session, session.begin():
         yield session
+
+
+_WRITE_LOCKS: dict[int, threading.Lock] = {}
+_WRITE_LOCKS_GUARD = threading.Lock()
+
+
+def write_lock(engine: Engine) -> AbstractContextManager[Any]:
+    """A lock to hold around a write transaction on SQLite, ``nullcontext`` elsewhere.
+
+    SQLite has one writer; threads of one process that contend for it wait in SQLite's busy
+    handler, which sleeps in steps of up to 100 ms. Queueing them on a Python lock first hands
+    the database over as soon as the previous writer commits. PostgreSQL needs none.
+    """
+    if engine.dialect.name != "sqlite":
+        return nullcontext()
+    with _WRITE_LOCKS_GUARD:
+        return _WRITE_LOCKS.setdefault(id(engine), threading.Lock())
