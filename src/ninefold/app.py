@@ -48,10 +48,12 @@ def create_app(
     from ninefold.audit.api import router as audit_router
     from ninefold.audit.context import ActorMiddleware
     from ninefold.catalog.api import router as catalog_router
+    from ninefold.deploy.api import router as deploy_router
     from ninefold.engine.runner import EngineRunner
     from ninefold.heartbeat.api import public_router as heartbeat_ping_router
     from ninefold.heartbeat.api import router as heartbeat_router
     from ninefold.identity.api import router as identity_router
+    from ninefold.incident.api import router as incident_router
     from ninefold.notification.api import router as notification_router
     from ninefold.oncall.api import router as oncall_router
     from ninefold.slo.api import router as slo_router
@@ -148,6 +150,8 @@ def create_app(
     app.include_router(notification_router, prefix="/api/v1")
     app.include_router(heartbeat_router, prefix="/api/v1")
     app.include_router(webhook_mapping_router, prefix="/api/v1")
+    app.include_router(incident_router, prefix="/api/v1")
+    app.include_router(deploy_router, prefix="/api/v1")
     app.include_router(audit_router, prefix="/api/v1")
     app.include_router(inbound_router)
     app.include_router(webhook_router)

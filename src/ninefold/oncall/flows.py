@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from ninefold.alert import store as alert_store
 from ninefold.alert.models import Alert, AlertGroup
 from ninefold.errors import InvalidInput, NotFound
-from ninefold.integrations.notify.message import NotificationKind
+from ninefold.integrations.notify.message import Notification, NotificationKind
 from ninefold.oncall import store
 from ninefold.oncall.escalation import (
     Level,
@@ -308,6 +308,34 @@ def reassign_alert(
         esc.acknowledged_by = None
         _event(session, esc, "reassigned", now, {"to": user, "by": actor})
         queued += step(session, esc, now=now, public_url=public_url)
+    return queued
+
+
+def page_user(
+    session: Session, *, user: str, notification: Notification, key_prefix: str, now: datetime
+) -> list[str]:
+    """Page ``user`` now, outside any escalation: one outbox notification per personal rule due at
+    once (delay 0), keyed ``{key_prefix}:{user}:{rule id}``; returns the channels queued.
+
+    Rules with a later delay are not scheduled: without an escalation row nothing would carry
+    them, and the person was reached by the immediate ones (incidents page this way).
+    """
+    from dataclasses import replace
+
+    from ninefold.notification.flows import enqueue
+
+    store.user_by_name(session, name=user)  # NotFound for an unknown user
+    queued: list[str] = []
+    for rule in store.rules_by_user(session, names=[user])[user]:
+        if rule.delay_seconds > 0:
+            continue
+        note = replace(notification, idempotency_key=f"{key_prefix}:{user}:{rule.id}")
+        try:
+            enqueue(session, channel=rule.channel, notification=note, now=now)
+        except NotFound:
+            log.error("notification rule of %s names unknown channel %r", user, rule.channel)
+            continue
+        queued.append(rule.channel)
     return queued
 
 

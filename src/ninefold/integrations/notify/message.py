@@ -19,6 +19,7 @@ class NotificationKind(StrEnum):
     ACKNOWLEDGED = "acknowledged"
     ESCALATED = "escalated"
     TEST = "test"
+    INCIDENT = "incident"
 
 
 class Severity(StrEnum):
@@ -82,5 +83,6 @@ KIND_LABELS: Mapping[NotificationKind, str] = MappingProxyType(
         NotificationKind.ACKNOWLEDGED: "Acknowledged",
         NotificationKind.ESCALATED: "Escalated",
         NotificationKind.TEST: "Test",
+        NotificationKind.INCIDENT: "Incident update",
     }
 )

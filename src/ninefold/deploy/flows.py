@@ -1,0 +1,49 @@
+"""Deployment use cases: record a deploy and show it on the active incidents of its service."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy.orm import Session
+
+from ninefold.alert import store as alert_store
+from ninefold.deploy.models import Deployment
+from ninefold.deploy.schemas import DeploymentCreate
+from ninefold.errors import InvalidInput, NotFound
+
+
+def record(
+    session: Session, *, body: DeploymentCreate, actor: str, now: datetime
+) -> tuple[Deployment, list[int]]:
+    """Store a deploy; returns it and the active incidents whose timeline now shows it."""
+    from ninefold.incident import flows as incident_flows
+    from ninefold.incident import store as incident_store
+
+    try:
+        service_id = alert_store.service_id(session, name=body.service)
+    except NotFound:
+        raise InvalidInput(f"service: unknown service {body.service!r}") from None
+    deployed_at = body.deployed_at or now
+    if deployed_at > now:
+        raise InvalidInput(f"deployed_at: {deployed_at.isoformat()} is in the future")
+    row = Deployment(
+        service_id=service_id,
+        version=body.version,
+        commit=body.commit,
+        deployed_at=deployed_at,
+        outcome=body.outcome,
+        environment=body.environment,
+        description=body.description,
+        url=body.url,
+        created_by=actor,
+        created_at=now,
+    )
+    session.add(row)
+    session.flush()
+    incident_flows.on_deploy(session, service_id=service_id, now=now)
+    joined = [
+        i.id
+        for i in incident_store.open_incidents_of_service(session, service_id=service_id)
+        if incident_store.has_ref(session, incident_id=i.id, ref=f"deploy:{row.id}")
+    ]
+    return row, joined
