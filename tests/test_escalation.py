@@ -343,3 +343,35 @@ def test_page_carries_a_signed_ack_link_that_stops_escalation(env: Env) -> None:
     assert esc["status"] == "acknowledged"
     env.tick(timedelta(minutes=15))  # no level 2
     assert not any(p.startswith("page:bob") for p in env.sent())
+
+
+def test_a_dead_page_escalates_to_the_next_level_at_once(env: Env) -> None:
+    from ninefold.notification.jobs import run_with_state as deliver
+    from tests.test_outbox_delivery import Receiver
+
+    receiver = Receiver().start()
+    try:
+        receiver.script["/alice"] = [400]  # alice's only channel refuses the page for good
+        admin = env.h["admin"]
+        resp = env.client.post(
+            "/api/v1/notification-channels",
+            json={"name": "alice-broken", "kind": "webhook", "target": receiver.url("/alice")},
+            headers=admin,
+        )
+        assert resp.status_code == 201, resp.text
+        rules = [{"after": "0m", "channel": "alice-broken"}]
+        resp = env.client.put("/api/v1/users/alice/notification-rules", json=rules, headers=admin)
+        assert resp.status_code == 200, resp.text
+        env.fire("Down")
+        assert env.sent() == ["page:team-room", "page:alice-broken"]
+        deliver(env.client.app.state)  # type: ignore[attr-defined]
+        # still at T0: bob (level 2) is paged without waiting 10 minutes
+        assert "page:bob-app" in env.sent()
+        [esc] = env.escalations()
+        assert (esc["level"], esc["paged"]) == (1, ["bob"])
+        events = env.client.get(
+            f"/api/v1/alerts/{env.alert_id('Down')}", headers=env.h["viewer"]
+        ).json()["events"]
+        assert any(e["kind"] == "page_dead" for e in events)
+    finally:
+        receiver.stop()

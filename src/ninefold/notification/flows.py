@@ -312,15 +312,23 @@ def deliver_due(
     policy: BackoffPolicy | None = None,
     rand: Callable[[], float] = random.random,
     lease: timedelta = DEFAULT_LEASE,
+    on_dead: Callable[[str, str | None], object] | None = None,
 ) -> DeliveryReport:
-    """Claim up to ``limit`` due notifications, send them, and record each outcome."""
+    """Claim up to ``limit`` due notifications, send them, and record each outcome.
+
+    ``on_dead(idempotency_key, error)`` is called for each notification that was just
+    dead-lettered (an escalation uses it to page its next level at once).
+    """
     now = ensure_utc(now)
     policy = policy or BackoffPolicy()
     claims = _claim(session_factory, now=now, limit=limit, lease=lease)
     counts = {"sent": 0, "retried": 0, "dead": 0, "lost": 0}
     for claim in claims:
         result = _send(senders, claim)
-        counts[_record(session_factory, claim, result, now=now, policy=policy, rand=rand)] += 1
+        outcome = _record(session_factory, claim, result, now=now, policy=policy, rand=rand)
+        counts[outcome] += 1
+        if outcome == "dead" and on_dead is not None:
+            on_dead(str(claim.document.get("idempotency_key", "")), result.detail)
     return DeliveryReport(claimed=len(claims), **counts)
 
 

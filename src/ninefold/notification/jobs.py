@@ -43,6 +43,29 @@ def _senders(state: Any) -> Senders:
     return senders
 
 
+def _dead_page(state: Any, key: str, error: str | None) -> None:
+    """An escalation page went dead: let its escalation page the next level now."""
+    if not key.startswith("esc-"):
+        return
+    from ninefold.db.engine import write_lock
+    from ninefold.oncall.deadpages import escalate_after_dead_page
+
+    try:
+        with write_lock(state.engine), state.session_factory() as session, session.begin():
+            escalate_after_dead_page(
+                session,
+                idempotency_key=key,
+                error=error,
+                now=state.clock.now(),
+                public_url=state.settings.public_url,
+            )
+    except Exception:
+        log.exception("escalating after the dead page %s failed", key)
+    runner = getattr(state, "engine_runner", None)
+    if runner is not None:
+        runner.wake_delivery()
+
+
 def run_with_state(state: Any) -> DeliveryReport:
     """Engine entry point: deliver due notifications batch by batch until none are left."""
     senders = _senders(state)
@@ -51,7 +74,11 @@ def run_with_state(state: Any) -> DeliveryReport:
     total = DeliveryReport()
     for _ in range(MAX_BATCHES):
         report = deliver_due(
-            state.session_factory, now=state.clock.now(), senders=senders, limit=BATCH
+            state.session_factory,
+            now=state.clock.now(),
+            senders=senders,
+            limit=BATCH,
+            on_dead=lambda key, error: _dead_page(state, key, error),
         )
         total = DeliveryReport(
             claimed=total.claimed + report.claimed,
