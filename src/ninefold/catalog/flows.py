@@ -42,6 +42,8 @@ from ninefold.catalog.validate import validate_directory
 from ninefold.core.clock import SystemClock
 from ninefold.errors import ConfigError
 from ninefold.identity.models import Team, TeamMember, User
+from ninefold.incident import store as incident_store
+from ninefold.incident.models import IncidentRoleRow, IncidentSeverityRow
 from ninefold.notification import store as channel_store
 from ninefold.notification.models import NotificationChannel
 from ninefold.oncall import flows as oncall_flows
@@ -59,6 +61,8 @@ KINDS = (
     "schedule",
     "escalation_policy",
     "notification_rules",
+    "incident_severity",
+    "incident_role",
 )
 Snapshot = dict[str, dict[str, dict[str, Any]]]
 
@@ -245,6 +249,17 @@ def _desired(catalog: Catalog) -> Snapshot:
         "notification_rules": {
             e.spec.user: _rules_values(e.spec) for e in catalog.notification_rules
         },
+        "incident_severity": {
+            e.spec.name: {
+                "rank": e.spec.rank,
+                "description": e.spec.description,
+                "channels": list(e.spec.channels),
+            }
+            for e in catalog.incident_severities
+        },
+        "incident_role": {
+            e.spec.name: {"description": e.spec.description} for e in catalog.incident_roles
+        },
     }
     for values in out.values():
         for v in values.values():
@@ -327,6 +342,18 @@ def _current(session: Session) -> Snapshot:
         out["notification_rules"][person] = {
             "rules": [[r.delay_seconds, r.channel] for r in rules],
             "managed": all(r.managed for r in rules),
+        }
+    for sev in incident_store.severities(session):
+        out["incident_severity"][sev.name] = {
+            "rank": sev.rank,
+            "description": sev.description,
+            "channels": list(sev.channels),
+            "managed": sev.managed,
+        }
+    for role in incident_store.roles(session):
+        out["incident_role"][role.name] = {
+            "description": role.description,
+            "managed": role.managed,
         }
     return out
 
@@ -484,6 +511,7 @@ def _write(session: Session, desired: Snapshot, diff: Diff, now: datetime) -> No
     session.flush()
 
     _write_oncall(session, desired, touched, now)
+    _write_incident_config(session, desired, touched, now)
 
     rows: dict[str, dict[str, Any]] = {
         "slo": slos,
@@ -493,6 +521,8 @@ def _write(session: Session, desired: Snapshot, diff: Diff, now: datetime) -> No
         "channel": {c.name: c for c in channel_store.list_channels(session)},
         "schedule": {r.name: r for r in oncall_store.list_schedules(session)},
         "escalation_policy": {r.name: r for r in oncall_store.list_policies(session)},
+        "incident_severity": {r.name: r for r in incident_store.severities(session)},
+        "incident_role": {r.name: r for r in incident_store.roles(session)},
     }
     # drop the dependency rows of services about to go first: the database cascades rows that
     # point at a deleted service, and the ORM would then try to delete them a second time
@@ -556,6 +586,27 @@ def _write_oncall(
                 now=now,
                 managed=True,
             )
+    session.flush()
+
+
+def _write_incident_config(
+    session: Session, desired: Snapshot, touched: set[tuple[str, str]], now: datetime
+) -> None:
+    """Incident severities and custom roles (managed)."""
+    severities = {r.name: r for r in incident_store.severities(session)}
+    for name, values in desired["incident_severity"].items():
+        if ("incident_severity", name) in touched:
+            sev = severities.get(name) or IncidentSeverityRow(name=name, created_at=now)
+            _assign(sev, values)
+            sev.updated_at = now
+            session.add(sev)
+    roles = {r.name: r for r in incident_store.roles(session)}
+    for name, values in desired["incident_role"].items():
+        if ("incident_role", name) in touched:
+            role = roles.get(name) or IncidentRoleRow(name=name, created_at=now)
+            _assign(role, values)
+            role.updated_at = now
+            session.add(role)
     session.flush()
 
 
@@ -664,6 +715,13 @@ def export_catalog(session: Session) -> dict[str, Any]:
     for slo in store.all_slos(session):
         out["slos"].append(_dump(SLOSpec, "slo", dict(slo.spec)))
     _export_oncall(session, out)
+    out["incident_severities"] = [
+        {"name": r.name, "rank": r.rank, "description": r.description, "channels": r.channels}
+        for r in incident_store.severities(session)
+    ]
+    out["incident_roles"] = [
+        {"name": r.name, "description": r.description} for r in incident_store.roles(session)
+    ]
     return {k: v for k, v in out.items() if v}
 
 

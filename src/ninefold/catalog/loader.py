@@ -26,6 +26,8 @@ from ninefold.catalog.spec import (
     LOCATED,
     ConfigFile,
     EscalationPolicySpec,
+    IncidentRoleSpec,
+    IncidentSeveritySpec,
     NotificationChannelSpec,
     NotificationRulesSpec,
     ScheduleSpec,
@@ -48,6 +50,8 @@ SECTIONS: dict[str, type[BaseModel]] = {
     "schedules": ScheduleSpec,
     "escalation_policies": EscalationPolicySpec,
     "notification_rules": NotificationRulesSpec,
+    "incident_severities": IncidentSeveritySpec,
+    "incident_roles": IncidentRoleSpec,
 }
 KIND_OF = {
     "users": "user",
@@ -58,6 +62,8 @@ KIND_OF = {
     "schedules": "schedule",
     "escalation_policies": "escalation policy",
     "notification_rules": "notification rules",
+    "incident_severities": "incident severity",
+    "incident_roles": "incident role",
 }
 assert set(SECTIONS) == set(ConfigFile.model_fields), "SECTIONS must follow ConfigFile"
 
@@ -147,6 +153,8 @@ class Catalog:
     schedules: list[Entry[ScheduleSpec]] = field(default_factory=list)
     escalation_policies: list[Entry[EscalationPolicySpec]] = field(default_factory=list)
     notification_rules: list[Entry[NotificationRulesSpec]] = field(default_factory=list)
+    incident_severities: list[Entry[IncidentSeveritySpec]] = field(default_factory=list)
+    incident_roles: list[Entry[IncidentRoleSpec]] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
     files: list[str] = field(default_factory=list)
     # every mapping item, valid or not, as plain data: cross-file checks run on these so that

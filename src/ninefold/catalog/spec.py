@@ -2,7 +2,8 @@
 
 A config directory holds any number of ``*.yaml``/``*.yml`` files. Each file is a mapping with any
 of the top-level keys ``teams``, ``users``, ``services``, ``slos``, ``notification_channels``,
-``schedules``, ``escalation_policies`` and ``notification_rules``, each a list. These Pydantic
+``schedules``, ``escalation_policies``, ``notification_rules``, ``incident_severities`` and
+``incident_roles``, each a list. These Pydantic
 models are the one definition of that format; the loader adds file:line:column to their errors.
 The on-call sections leave the meaning of layers, levels and rules to ``ninefold.oncall.spec`` and
 ``ninefold.oncall.escalation`` (the same parsers the API uses); their errors name the field, such as
@@ -348,6 +349,23 @@ class NotificationRulesSpec(_Strict):
         return self
 
 
+class IncidentSeveritySpec(_Strict):
+    """An incident severity level; ``rank`` 1 is the worst. Defining any replaces SEV1–SEV4."""
+
+    name: str = Field(min_length=1, max_length=50, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+    rank: int = Field(ge=1, le=100)
+    description: str = Field("", max_length=2000)
+    channels: list[Name] = []
+    """Notification channels that stakeholder updates go to when a request names none."""
+
+
+class IncidentRoleSpec(_Strict):
+    """A custom incident role (besides commander, communications and scribe)."""
+
+    name: str = Field(min_length=1, max_length=50, pattern=r"^[a-z0-9][a-z0-9_-]*$")
+    description: str = Field("", max_length=2000)
+
+
 class ConfigFile(_Strict):
     """One YAML file of the config directory."""
 
@@ -359,6 +377,8 @@ class ConfigFile(_Strict):
     schedules: list[ScheduleSpec] = []
     escalation_policies: list[EscalationPolicySpec] = []
     notification_rules: list[NotificationRulesSpec] = []
+    incident_severities: list[IncidentSeveritySpec] = []
+    incident_roles: list[IncidentRoleSpec] = []
 
 
 def prometheus_queries_missing(sli: SLISpec) -> str:

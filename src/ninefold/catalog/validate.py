@@ -99,6 +99,9 @@ def _check_oncall(by_section: dict[str, list[Item]], ref: Any, problems: list[Pr
         for i, rule in _each(rules.data.get("rules")):
             if isinstance(rule, dict):
                 ref(rules, "notification_channels", rule.get("channel"), "rules", i, "channel")
+    for sev in by_section["incident_severities"]:
+        for i, channel in _each(sev.data.get("channels")):
+            ref(sev, "notification_channels", channel, "channels", i)
 
 
 def _each(value: Any) -> list[tuple[int, Any]]:

@@ -5,7 +5,19 @@ from __future__ import annotations
 import typer
 
 from ninefold import __version__
-from ninefold.cli import alerts, audit, catalog, db, demo, oncall, rules, serve, slo, token
+from ninefold.cli import (
+    alerts,
+    audit,
+    catalog,
+    db,
+    demo,
+    incident,
+    oncall,
+    rules,
+    serve,
+    slo,
+    token,
+)
 
 app = typer.Typer(
     name="ninefold",
@@ -23,6 +35,7 @@ rules.register(app)
 alerts.register(app)
 oncall.register(app)
 audit.register(app)
+incident.register(app)
 
 
 @app.command()
