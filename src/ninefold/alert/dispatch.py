@@ -216,7 +216,7 @@ def notify(
     if not created and not resolved:
         return 0
     assigned = groups.assign(
-        session, created=store.alerts_by_ids(session, ids=created), tree=routing.tree, now=now
+        session, created=store.alert_heads(session, ids=created), tree=routing.tree, now=now
     )
     touched = list(assigned.groups)
     if resolved:
@@ -245,17 +245,24 @@ def flush_groups(
     routing: Routing,
     now: datetime,
     public_url: str,
-    fresh: Mapping[int, list[Alert]] | None = None,
+    fresh: Mapping[int, list[int]] | None = None,
 ) -> int:
     """Flush ``batch``: notify the receivers' channels, start or end escalations.
 
-    ``fresh`` holds the members of groups opened in this transaction (no query needed).
+    ``fresh`` holds the member ids of groups opened in this transaction: they are loaded in
+    one query instead of one per group.
     """
     from ninefold.notification.flows import enqueue_many
     from ninefold.oncall.flows import end_escalation, start_escalation
 
     if not batch:
         return 0
+    fresh = {g.id: fresh[g.id] for g in batch if fresh and g.id in fresh}
+    loaded = {
+        a.id: a
+        for a in store.alerts_by_ids(session, ids=[i for ids in fresh.values() for i in ids])
+    }
+    members = {gid: [loaded[i] for i in ids] for gid, ids in fresh.items()}
     ctx = groups.load_mute_context(session, now=now, inhibit_rules=routing.inhibit_rules)
     routes = {r.id: r for r in routing.tree.walk()}
     queued = 0
@@ -269,7 +276,7 @@ def flush_groups(
                 group,
                 ctx,
                 route=routes.get(group.route_id),
-                members=(fresh or {}).get(group.id),
+                members=members.get(group.id),
             ),
         )
         for group in batch

@@ -78,28 +78,29 @@ class Assigned:
     """Groups touched by new alerts, and the full membership of those opened just now."""
 
     groups: list[AlertGroup]
-    fresh: dict[int, list[Alert]]
+    fresh: dict[int, list[int]]
+    """Alert ids of each group opened just now (all its members)."""
 
 
 def assign(
     session: Session,
     *,
-    created: Sequence[Alert],
+    created: Sequence[store.AlertHead],
     tree: Route,
     now: datetime,
 ) -> Assigned:
     """Put new alerts in their groups (opening groups as needed, in one batched INSERT)."""
-    wanted: dict[str, tuple[RouteMatch, dict[str, str], list[Alert]]] = {}
+    wanted: dict[str, tuple[RouteMatch, dict[str, str], list[store.AlertHead]]] = {}
     for alert in created:
-        labels = labels_of(alert)
+        labels = alert.labels
         for match in match_routes(tree, labels):
             key = match.group_key(labels)
             h = _hash(match.route.id, match.receiver, key)
             entry = wanted.setdefault(h, (match, match.group_labels(labels), []))
             entry[2].append(alert)
     existing = store.open_groups_by_hash(session, hashes=list(wanted))
-    opened: list[tuple[AlertGroup, list[Alert]]] = []
-    kept: list[tuple[AlertGroup, list[Alert]]] = []
+    opened: list[tuple[AlertGroup, list[store.AlertHead]]] = []
+    kept: list[tuple[AlertGroup, list[store.AlertHead]]] = []
     for h, (match, glabels, alerts) in wanted.items():
         group = existing.get(h)
         if group is None:
@@ -135,7 +136,7 @@ def assign(
         session.execute(insert(AlertGroupMember), members)
     return Assigned(
         groups=[g for g, _ in (*opened, *kept)],
-        fresh={g.id: list(alerts) for g, alerts in opened},
+        fresh={g.id: [a.id for a in alerts] for g, alerts in opened},
     )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import Select, func, or_, select, text
@@ -21,6 +22,15 @@ from ninefold.alert.silence import Silence, from_api
 from ninefold.catalog.models import Service, ServiceDependency
 from ninefold.errors import NotFound
 from ninefold.identity.tokens import hash_token
+
+
+@dataclass(frozen=True, slots=True)
+class AlertHead:
+    """What grouping needs of a new alert."""
+
+    id: int
+    labels: dict[str, str]
+    starts_at: datetime
 
 
 def integration_by_key(session: Session, *, key: str, now: datetime) -> Integration | None:
@@ -268,3 +278,17 @@ def alerts_by_ids(session: Session, *, ids: Sequence[int]) -> list[Alert]:
     if not ids:
         return []
     return list(session.scalars(select(Alert).where(Alert.id.in_(list(ids))).order_by(Alert.id)))
+
+
+def alert_heads(session: Session, *, ids: Sequence[int]) -> list[AlertHead]:
+    """Id, labels and start of alerts (what grouping needs), without loading ORM objects."""
+    if not ids:
+        return []
+    rows = session.execute(
+        select(Alert.id, Alert.labels, Alert.starts_at)
+        .where(Alert.id.in_(list(ids)))
+        .order_by(Alert.id)
+    )
+    return [
+        AlertHead(i, {k: str(v) for k, v in labels.items()}, start) for i, labels, start in rows
+    ]
