@@ -43,6 +43,7 @@ class EngineRunner:
         """The engine modules: name, a callable taking the app state, and interval in seconds."""
         from ninefold.alert.jobs import run_with_state as expire_alerts
         from ninefold.heartbeat.jobs import run_with_state as check_heartbeats
+        from ninefold.incident.jobs import run_with_state as sync_incidents
         from ninefold.notification.jobs import health_with_state as channel_health
         from ninefold.oncall.jobs import run_with_state as pager
         from ninefold.slo.jobs import run_with_state
@@ -54,6 +55,7 @@ class EngineRunner:
             ("heartbeats", check_heartbeats, tick),
             ("alert-expiry", expire_alerts, max(tick, 5.0)),
             ("channel-health", channel_health, max(tick, 10.0)),
+            ("incident-timelines", sync_incidents, max(tick, 10.0)),
             ("slo-evaluation", run_with_state, float(settings.evaluation_interval_seconds)),
         ]
 
