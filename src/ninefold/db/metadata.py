@@ -13,6 +13,7 @@ from ninefold.incident import models as incident_models
 from ninefold.notification import models as notification_models
 from ninefold.oncall import models as oncall_models
 from ninefold.slo import models as slo_models
+from ninefold.statuspage import models as statuspage_models
 from ninefold.system import models as system_models
 
 #: Every module holding ORM classes; importing them registers their tables on Base.metadata.
@@ -27,6 +28,7 @@ MODEL_MODULES = (
     notification_models,
     oncall_models,
     slo_models,
+    statuspage_models,
     system_models,
 )
 

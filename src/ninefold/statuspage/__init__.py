@@ -1,0 +1,1 @@
+"""Public status page: components mapped to services, their states, uptime history and feeds."""
