@@ -205,18 +205,24 @@ def notify(
     routing: Routing,
     now: datetime,
     public_url: str,
+    items: Sequence[Incoming] | None = None,
 ) -> int:
     """Put new alerts in their groups and flush the groups due now; returns notifications queued.
 
     Groups with ``group_wait: 0s`` (or old alerts) flush here, in the transaction that stored
-    the alerts; the others flush in the engine's pager tick.
+    the alerts; the others flush in the engine's pager tick. ``items`` (what was received)
+    spares reading the new alerts' labels back.
     """
     created = [r.alert_id for r in received if r.outcome == "created" and r.alert_id]
     resolved = [r.alert_id for r in received if r.outcome == "resolved" and r.alert_id]
     if not created and not resolved:
         return 0
+    heads = _heads(received, items, now) if items is not None else None
     assigned = groups.assign(
-        session, created=store.alert_heads(session, ids=created), tree=routing.tree, now=now
+        session,
+        created=heads or store.alert_heads(session, ids=created),
+        tree=routing.tree,
+        now=now,
     )
     touched = list(assigned.groups)
     if resolved:
@@ -230,6 +236,25 @@ def notify(
         public_url=public_url,
         fresh=assigned.fresh,
     )
+
+
+def _heads(
+    received: Sequence[Received], items: Sequence[Incoming], now: datetime
+) -> list[store.AlertHead]:
+    """Grouping data of the alerts created by ``items``: the last labels sent for a key (what
+    the alert holds after in-batch updates) and the first start."""
+    last: dict[str, Incoming] = {}
+    first: dict[str, Incoming] = {}
+    for item in items:
+        if item.action == "trigger":
+            last[item.dedup_key] = item
+            first.setdefault(item.dedup_key, item)
+    heads: dict[int, store.AlertHead] = {}
+    for r in received:
+        if r.outcome == "created" and r.alert_id and r.alert_id not in heads:
+            start = first[r.dedup_key].starts_at or now
+            heads[r.alert_id] = store.AlertHead(r.alert_id, dict(last[r.dedup_key].labels), start)
+    return sorted(heads.values(), key=lambda h: h.id)
 
 
 def flush_due(session: Session, *, routing: Routing, now: datetime, public_url: str) -> int:
@@ -359,7 +384,14 @@ def intake(
     received = flows.receive(session, items=items, integration=integration, now=now)
     queued = 0
     if routing is not None:
-        queued = notify(session, received=received, routing=routing, now=now, public_url=public_url)
+        queued = notify(
+            session,
+            received=received,
+            routing=routing,
+            now=now,
+            public_url=public_url,
+            items=items,
+        )
     return received, queued
 
 
