@@ -58,6 +58,8 @@ def create_app(
     from ninefold.notification.api import router as notification_router
     from ninefold.oncall.api import router as oncall_router
     from ninefold.slo.api import router as slo_router
+    from ninefold.statuspage.api import admin_router as status_admin_router
+    from ninefold.statuspage.api import router as status_router
     from ninefold.system.api import router as system_router
 
     db = engine or make_engine(settings.database_url)
@@ -146,6 +148,8 @@ def create_app(
     app.include_router(inbound_router)
     app.include_router(webhook_router)
     app.include_router(action_links_router)
+    app.include_router(status_admin_router, prefix="/api/v1")
+    app.include_router(status_router)
     app.include_router(heartbeat_ping_router)
     return app
 

@@ -51,6 +51,7 @@ from ninefold.oncall import store as oncall_store
 from ninefold.oncall.escalation import parse_rules
 from ninefold.oncall.models import NotificationRuleRow
 from ninefold.slo.models import SLO
+from ninefold.statuspage import catalog as statuspage_catalog
 
 KINDS = (
     "user",
@@ -63,6 +64,7 @@ KINDS = (
     "notification_rules",
     "incident_severity",
     "incident_role",
+    *statuspage_catalog.KINDS,
 )
 Snapshot = dict[str, dict[str, dict[str, Any]]]
 
@@ -261,6 +263,7 @@ def _desired(catalog: Catalog) -> Snapshot:
             e.spec.name: {"description": e.spec.description} for e in catalog.incident_roles
         },
     }
+    out.update(statuspage_catalog.desired(catalog))
     for values in out.values():
         for v in values.values():
             v["managed"] = True
@@ -355,6 +358,7 @@ def _current(session: Session) -> Snapshot:
             "description": role.description,
             "managed": role.managed,
         }
+    out.update(statuspage_catalog.current(session))
     return out
 
 
@@ -512,6 +516,7 @@ def _write(session: Session, desired: Snapshot, diff: Diff, now: datetime) -> No
 
     _write_oncall(session, desired, touched, now)
     _write_incident_config(session, desired, touched, now)
+    statuspage_catalog.write(session, desired, touched, services, now)
 
     rows: dict[str, dict[str, Any]] = {
         "slo": slos,
@@ -523,6 +528,7 @@ def _write(session: Session, desired: Snapshot, diff: Diff, now: datetime) -> No
         "escalation_policy": {r.name: r for r in oncall_store.list_policies(session)},
         "incident_severity": {r.name: r for r in incident_store.severities(session)},
         "incident_role": {r.name: r for r in incident_store.roles(session)},
+        **statuspage_catalog.rows(session),
     }
     # drop the dependency rows of services about to go first: the database cascades rows that
     # point at a deleted service, and the ORM would then try to delete them a second time
@@ -722,6 +728,7 @@ def export_catalog(session: Session) -> dict[str, Any]:
     out["incident_roles"] = [
         {"name": r.name, "description": r.description} for r in incident_store.roles(session)
     ]
+    out["status_page"] = statuspage_catalog.export(session)
     return {k: v for k, v in out.items() if v}
 
 

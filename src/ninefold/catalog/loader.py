@@ -33,6 +33,7 @@ from ninefold.catalog.spec import (
     ScheduleSpec,
     ServiceSpec,
     SLOSpec,
+    StatusPageSpec,
     TeamSpec,
     UserSpec,
 )
@@ -52,7 +53,10 @@ SECTIONS: dict[str, type[BaseModel]] = {
     "notification_rules": NotificationRulesSpec,
     "incident_severities": IncidentSeveritySpec,
     "incident_roles": IncidentRoleSpec,
+    "status_page": StatusPageSpec,
 }
+#: Sections that are one mapping rather than a list of items.
+MAPPING_SECTIONS = frozenset({"status_page"})
 KIND_OF = {
     "users": "user",
     "teams": "team",
@@ -64,6 +68,7 @@ KIND_OF = {
     "notification_rules": "notification rules",
     "incident_severities": "incident severity",
     "incident_roles": "incident role",
+    "status_page": "status page",
 }
 assert set(SECTIONS) == set(ConfigFile.model_fields), "SECTIONS must follow ConfigFile"
 
@@ -155,6 +160,8 @@ class Catalog:
     notification_rules: list[Entry[NotificationRulesSpec]] = field(default_factory=list)
     incident_severities: list[Entry[IncidentSeveritySpec]] = field(default_factory=list)
     incident_roles: list[Entry[IncidentRoleSpec]] = field(default_factory=list)
+    status_page: list[Entry[StatusPageSpec]] = field(default_factory=list)
+    """At most one (``validate`` reports a second one)."""
     problems: list[Problem] = field(default_factory=list)
     files: list[str] = field(default_factory=list)
     # every mapping item, valid or not, as plain data: cross-file checks run on these so that
@@ -296,6 +303,12 @@ def load_text(text: str, path: str, catalog: Catalog | None = None) -> Catalog:
         items = root[key]
         if items is None:
             continue
+        if key in MAPPING_SECTIONS:
+            if isinstance(items, CommentedMap):
+                _load_item(catalog, source, key, None, items)
+            else:
+                catalog.problems.append(source.problem((key,), f"{key} must be a mapping"))
+            continue
         if not isinstance(items, CommentedSeq):
             catalog.problems.append(
                 source.problem((key,), f"{key} must be a list (each item starting with '-')")
@@ -306,9 +319,11 @@ def load_text(text: str, path: str, catalog: Catalog | None = None) -> Catalog:
     return catalog
 
 
-def _load_item(catalog: Catalog, source: SourceFile, section: str, index: int, item: Any) -> None:
+def _load_item(
+    catalog: Catalog, source: SourceFile, section: str, index: int | None, item: Any
+) -> None:
     model = SECTIONS[section]
-    loc: Loc = (section, index)
+    loc: Loc = (section,) if index is None else (section, index)
     data = plain(item)
     label = KIND_OF[section]
     if isinstance(data, dict) and isinstance(data.get("name"), str):

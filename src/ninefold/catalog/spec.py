@@ -3,7 +3,7 @@
 A config directory holds any number of ``*.yaml``/``*.yml`` files. Each file is a mapping with any
 of the top-level keys ``teams``, ``users``, ``services``, ``slos``, ``notification_channels``,
 ``schedules``, ``escalation_policies``, ``notification_rules``, ``incident_severities`` and
-``incident_roles``, each a list. These Pydantic
+``incident_roles``, each a list, and ``status_page``, a mapping (in one file only). These Pydantic
 models are the one definition of that format; the loader adds file:line:column to their errors.
 The on-call sections leave the meaning of layers, levels and rules to ``ninefold.oncall.spec`` and
 ``ninefold.oncall.escalation`` (the same parsers the API uses); their errors name the field, such as
@@ -366,6 +366,43 @@ class IncidentRoleSpec(_Strict):
     description: str = Field("", max_length=2000)
 
 
+class StatusComponentSpec(_Strict):
+    """A component of the public status page, covering one or more catalog services."""
+
+    name: str = Field(min_length=1, max_length=200)
+    description: str = Field("", max_length=2000)
+    services: list[Name] = Field(min_length=1)
+    group: str | None = Field(None, min_length=1, max_length=200)
+
+    @field_validator("name", "group")
+    @classmethod
+    def _stripped(cls, value: str | None) -> str | None:
+        if value is not None and value != value.strip():
+            raise ValueError("must not start or end with spaces")
+        return value
+
+
+class StatusPageSpec(_Strict):
+    """The public status page: its title and components (groups follow the components' order)."""
+
+    title: str = Field(min_length=1, max_length=200)
+    description: str = Field("", max_length=2000)
+    show_maintenance_reason: bool = False
+    """Show maintenance windows' reason text publicly (off: a generic text)."""
+    components: list[StatusComponentSpec] = []
+
+    @model_validator(mode="after")
+    def _unique(self) -> StatusPageSpec:
+        seen: set[str] = set()
+        for i, component in enumerate(self.components):
+            if component.name in seen:
+                raise _located(
+                    ValueError(f"components[{i}].name: duplicate component {component.name!r}")
+                )
+            seen.add(component.name)
+        return self
+
+
 class ConfigFile(_Strict):
     """One YAML file of the config directory."""
 
@@ -379,6 +416,7 @@ class ConfigFile(_Strict):
     notification_rules: list[NotificationRulesSpec] = []
     incident_severities: list[IncidentSeveritySpec] = []
     incident_roles: list[IncidentRoleSpec] = []
+    status_page: StatusPageSpec | None = None
 
 
 def prometheus_queries_missing(sli: SLISpec) -> str:

@@ -102,6 +102,27 @@ def _check_oncall(by_section: dict[str, list[Item]], ref: Any, problems: list[Pr
     for sev in by_section["incident_severities"]:
         for i, channel in _each(sev.data.get("channels")):
             ref(sev, "notification_channels", channel, "channels", i)
+    _check_status_page(by_section["status_page"], ref, problems)
+
+
+def _check_status_page(pages: list[Item], ref: Any, problems: list[Problem]) -> None:
+    """One status page in the whole directory; its components name known services."""
+    for page in pages[1:]:
+        problems.append(page.problem(f"status_page is already defined at {pages[0].where()}"))
+    for page in pages:
+        for i, component in _each(page.data.get("components")):
+            if not isinstance(component, dict):
+                continue
+            seen: set[str] = set()
+            for j, service in _each(component.get("services")):
+                ref(page, "services", service, "components", i, "services", j)
+                if isinstance(service, str) and service in seen:
+                    problems.append(
+                        page.problem(
+                            f"service {service!r} is listed twice", "components", i, "services", j
+                        )
+                    )
+                seen.add(str(service))
 
 
 def _each(value: Any) -> list[tuple[int, Any]]:
