@@ -57,6 +57,8 @@ def create_app(
     from ninefold.incident.api import router as incident_router
     from ninefold.notification.api import router as notification_router
     from ninefold.oncall.api import router as oncall_router
+    from ninefold.report.api import router as report_router
+    from ninefold.report.prom import ReportCollector
     from ninefold.slo.api import router as slo_router
     from ninefold.statuspage.api import admin_router as status_admin_router
     from ninefold.statuspage.api import router as status_router
@@ -90,6 +92,7 @@ def create_app(
     app.state.session_factory = make_session_factory(db)
     app.state.clock = clock or SystemClock()
     app.state.metrics = make_metrics()
+    app.state.metrics.registry.register(ReportCollector(app.state))
     app.state.rate_limiter = RateLimiter()
     app.state.routing = (
         load_routing(settings.routing_file) if settings.routing_file else default_routing()
@@ -145,6 +148,7 @@ def create_app(
     app.include_router(incident_router, prefix="/api/v1")
     app.include_router(deploy_router, prefix="/api/v1")
     app.include_router(audit_router, prefix="/api/v1")
+    app.include_router(report_router, prefix="/api/v1")
     app.include_router(inbound_router)
     app.include_router(webhook_router)
     app.include_router(action_links_router)

@@ -13,6 +13,7 @@ from ninefold.cli import (
     demo,
     incident,
     oncall,
+    report,
     rules,
     serve,
     slo,
@@ -36,6 +37,7 @@ alerts.register(app)
 oncall.register(app)
 audit.register(app)
 incident.register(app)
+report.register(app)
 
 
 @app.command()
