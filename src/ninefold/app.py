@@ -57,6 +57,9 @@ def create_app(
     from ninefold.incident.api import router as incident_router
     from ninefold.notification.api import router as notification_router
     from ninefold.oncall.api import router as oncall_router
+    from ninefold.postmortem import wiring as postmortem_wiring
+    from ninefold.postmortem.action_api import router as action_item_router
+    from ninefold.postmortem.api import router as postmortem_router
     from ninefold.report.api import router as report_router
     from ninefold.report.prom import ReportCollector
     from ninefold.slo.api import router as slo_router
@@ -70,6 +73,7 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         _share_link_secret(app)
+        postmortem_wiring.share(app.state.session_factory, settings)
         runner = None
         if run_engine:
             runner = EngineRunner(app.state)
@@ -145,6 +149,9 @@ def create_app(
     app.include_router(notification_router, prefix="/api/v1")
     app.include_router(heartbeat_router, prefix="/api/v1")
     app.include_router(webhook_mapping_router, prefix="/api/v1")
+    # before the incident router: its POST /incidents/{id}/{action} would take …/postmortem
+    app.include_router(postmortem_router, prefix="/api/v1")
+    app.include_router(action_item_router, prefix="/api/v1")
     app.include_router(incident_router, prefix="/api/v1")
     app.include_router(deploy_router, prefix="/api/v1")
     app.include_router(audit_router, prefix="/api/v1")

@@ -57,6 +57,19 @@ class Settings(BaseSettings):
     max_event_age_days: int = Field(35, ge=1, le=3660, description="oldest pushed event accepted")
     max_event_future_seconds: int = Field(300, ge=0, le=86400, description="clock skew allowed")
     default_gate_min_budget: float = Field(0.0, ge=-1.0, le=1.0)
+    postmortem_severities: list[str] | None = Field(
+        None,
+        description="severities that always get a postmortem (JSON list); unset: ranks 1 and 2",
+    )
+    postmortem_budget_threshold: float = Field(
+        0.2, gt=0, le=100, description="error budget share an incident must consume for one"
+    )
+    postmortem_template: Path | None = Field(
+        None, description="Jinja2 Markdown template of postmortem drafts (default: built in)"
+    )
+    action_item_reminder_channel: str | None = Field(
+        None, description="channel for overdue action-item reminders of owners without rules"
+    )
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     public_url: str = "http://127.0.0.1:8080"
     secret_key: str | None = Field(

@@ -13,6 +13,7 @@ from ninefold.cli import (
     demo,
     incident,
     oncall,
+    postmortem,
     report,
     rules,
     serve,
@@ -38,6 +39,7 @@ oncall.register(app)
 audit.register(app)
 incident.register(app)
 report.register(app)
+postmortem.register(app)
 
 
 @app.command()

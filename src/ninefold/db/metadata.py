@@ -12,6 +12,7 @@ from ninefold.identity import models as identity_models
 from ninefold.incident import models as incident_models
 from ninefold.notification import models as notification_models
 from ninefold.oncall import models as oncall_models
+from ninefold.postmortem import models as postmortem_models
 from ninefold.slo import models as slo_models
 from ninefold.statuspage import models as statuspage_models
 from ninefold.system import models as system_models
@@ -27,6 +28,7 @@ MODEL_MODULES = (
     incident_models,
     notification_models,
     oncall_models,
+    postmortem_models,
     slo_models,
     statuspage_models,
     system_models,

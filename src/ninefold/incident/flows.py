@@ -398,6 +398,10 @@ def act(
     )
     if incident.public_status != old_public:
         _public_status_entry(session, incident, old_public, actor=actor, now=now)
+    if action == "resolve":  # postmortem policy: draft one when required, link repeats
+        from ninefold.postmortem.flows import on_incident_resolved
+
+        on_incident_resolved(session, incident=incident, now=now)
     return changed
 
 

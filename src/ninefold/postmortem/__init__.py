@@ -1,0 +1,1 @@
+"""Postmortems (drafts generated from incidents), action items and repeat detection."""
