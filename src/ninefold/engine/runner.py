@@ -45,6 +45,7 @@ class EngineRunner:
         from ninefold.heartbeat.jobs import run_with_state as check_heartbeats
         from ninefold.incident.jobs import run_with_state as sync_incidents
         from ninefold.notification.jobs import health_with_state as channel_health
+        from ninefold.postmortem.jobs import run_with_state as postmortems
         from ninefold.oncall.jobs import run_with_state as pager
         from ninefold.slo.jobs import run_with_state
 
@@ -56,6 +57,7 @@ class EngineRunner:
             ("alert-expiry", expire_alerts, max(tick, 5.0)),
             ("channel-health", channel_health, max(tick, 10.0)),
             ("incident-timelines", sync_incidents, max(tick, 10.0)),
+            ("postmortems", postmortems, max(tick, 60.0)),
             ("slo-evaluation", run_with_state, float(settings.evaluation_interval_seconds)),
         ]
 
