@@ -16,6 +16,7 @@ from ninefold.postmortem import models as postmortem_models
 from ninefold.slo import models as slo_models
 from ninefold.statuspage import models as statuspage_models
 from ninefold.system import models as system_models
+from ninefold.web import models as web_models
 
 #: Every module holding ORM classes; importing them registers their tables on Base.metadata.
 MODEL_MODULES = (
@@ -32,6 +33,7 @@ MODEL_MODULES = (
     slo_models,
     statuspage_models,
     system_models,
+    web_models,
 )
 
 target_metadata = Base.metadata
