@@ -130,7 +130,8 @@ def to_csv(card: Scorecard) -> str:
     return buf.getvalue()
 
 
-def _title(card: Scorecard) -> str:
+def title(card: Scorecard) -> str:
+    """The report title with its scope."""
     f = card.filters
     scope = ", ".join(
         x
@@ -148,7 +149,7 @@ def to_markdown(card: Scorecard) -> str:
     """A Markdown summary with the headline figures."""
     i, c, d, o = card.incidents, card.oncall, card.dora, card.slo.overall
     lines = [
-        f"# {_title(card)}",
+        f"# {title(card)}",
         "",
         f"{card.period.start:%Y-%m-%d %H:%M} – {card.period.end:%Y-%m-%d %H:%M} UTC",
         "",
@@ -290,4 +291,4 @@ _env.filters.update(duration=duration, pct=pct, num=num)
 def to_html(card: Scorecard) -> str:
     """A self-contained HTML page with inline SVG charts (no scripts, no external assets)."""
     svgs = {k: Markup(v) for k, v in charts(card).items()}  # noqa: S704 - built with escape()
-    return _env.get_template("scorecard.html.j2").render(card=card, title=_title(card), charts=svgs)
+    return _env.get_template("scorecard.html.j2").render(card=card, title=title(card), charts=svgs)

@@ -20,6 +20,7 @@ class NotificationKind(StrEnum):
     ESCALATED = "escalated"
     TEST = "test"
     INCIDENT = "incident"
+    REPORT = "report"
 
 
 class Severity(StrEnum):
@@ -84,5 +85,6 @@ KIND_LABELS: Mapping[NotificationKind, str] = MappingProxyType(
         NotificationKind.ESCALATED: "Escalated",
         NotificationKind.TEST: "Test",
         NotificationKind.INCIDENT: "Incident update",
+        NotificationKind.REPORT: "Report",
     }
 )
