@@ -19,6 +19,7 @@ from ninefold.cli import (
     serve,
     slo,
     token,
+    user,
 )
 
 app = typer.Typer(
@@ -40,6 +41,7 @@ audit.register(app)
 incident.register(app)
 report.register(app)
 postmortem.register(app)
+user.register(app)
 
 
 @app.command()
