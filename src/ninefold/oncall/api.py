@@ -16,7 +16,7 @@ from ninefold.clock_utils import aware
 from ninefold.deps import Admin, ClockDep, Responder, SessionDep, SettingsDep, Viewer
 from ninefold.errors import InvalidInput
 from ninefold.oncall import flows, ical, store
-from ninefold.oncall.models import EscalationPolicyRow, EscalationRow, ScheduleRow
+from ninefold.oncall.models import EscalationPolicyRow, EscalationRow, OverrideRow, ScheduleRow
 from ninefold.oncall.rotation import next_shifts, on_call_at, shifts
 from ninefold.oncall.schemas import (
     EscalationRead,
@@ -39,6 +39,17 @@ router = APIRouter(tags=["on-call"])
 MAX_RANGE = timedelta(days=366)
 
 
+def _override_read(o: OverrideRow) -> OverrideRead:
+    return OverrideRead(
+        id=o.id,
+        user=o.user_name,
+        start=o.starts_at,
+        end=o.ends_at,
+        created_by=o.created_by,
+        created_at=o.created_at,
+    )
+
+
 def _schedule_read(row: ScheduleRow, at: datetime) -> ScheduleRead:
     return ScheduleRead(
         name=row.name,
@@ -46,18 +57,7 @@ def _schedule_read(row: ScheduleRow, at: datetime) -> ScheduleRead:
         team=row.team.name if row.team else None,
         time_zone=row.time_zone,
         layers=row.layers,
-        overrides=[
-            OverrideRead(
-                id=o.id,
-                user=o.user_name,
-                start=o.starts_at,
-                end=o.ends_at,
-                created_by=o.created_by,
-                created_at=o.created_at,
-            )
-            for o in row.overrides
-            if o.ends_at > at
-        ],
+        overrides=[_override_read(o) for o in row.overrides if o.ends_at > at],
         on_call_now=on_call_at(flows.schedule_of(row), at),
     )
 
@@ -179,14 +179,7 @@ def create_override(
         actor=f"token:{who.name}",
         now=clock.now(),
     )
-    return OverrideRead(
-        id=o.id,
-        user=o.user_name,
-        start=o.starts_at,
-        end=o.ends_at,
-        created_by=o.created_by,
-        created_at=o.created_at,
-    )
+    return _override_read(o)
 
 
 @router.delete("/schedules/{name}/overrides/{override_id}", status_code=204)
