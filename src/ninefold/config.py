@@ -36,6 +36,13 @@ class Settings(BaseSettings):
         None, description="alert routing YAML (Alertmanager route tree, receivers -> channels)"
     )
     delivery_interval_seconds: float = Field(1.0, gt=0, le=60)
+    notification_lease_seconds: float = Field(
+        300.0,
+        ge=1,
+        le=86400,
+        description="how long a replica's claim on a notification lasts; a replica that dies "
+        "mid-send delays its claimed notifications by at most this long",
+    )
     smtp_host: str | None = Field(None, description="SMTP relay for email channels")
     smtp_port: int = Field(25, ge=1, le=65535)
     smtp_from: str = "ninefold@localhost"

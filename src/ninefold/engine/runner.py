@@ -2,6 +2,13 @@
 
 On PostgreSQL each module takes a session-level advisory lock first, so that with several
 replicas each module runs on exactly one of them; on SQLite there is a single process.
+
+The locks live on one dedicated connection per replica (not from the shared pool), with TCP
+keepalives on both ends: when a leader is killed its socket closes and PostgreSQL drops the
+locks at once; when its host vanishes the server drops the session after about
+``LOCK_KEEPALIVE`` seconds of silence, and a leader that lost its connection stops leading at
+its next tick. Replicas that do not lead a module try to take it every tick (whatever the
+module's own interval) and run it as soon as they get it, so takeover needs one tick.
 """
 
 from __future__ import annotations
@@ -13,9 +20,10 @@ import zlib
 from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import text
+from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
+from sqlalchemy.pool import NullPool
 
 from ninefold.audit.context import actor_scope
 
@@ -24,8 +32,30 @@ log = logging.getLogger("ninefold.engine")
 Job = Callable[[Session, Any], object]
 
 
+LOCK_KEEPALIVE = {"idle": 3, "interval": 1, "count": 3}
+"""TCP keepalive of the lock connection (seconds, probes): a dead peer is noticed in ~6 s."""
+
+
 def _lock_key(name: str) -> int:
     return zlib.crc32(f"ninefold:{name}".encode()) & 0x7FFFFFFF
+
+
+def _lock_engine(engine: Engine) -> Engine:
+    """An engine for the one lock connection: no pool, keepalives and a send timeout."""
+    k = LOCK_KEEPALIVE
+    return create_engine(
+        engine.url,
+        poolclass=NullPool,
+        connect_args={
+            "keepalives": 1,
+            "keepalives_idle": k["idle"],
+            "keepalives_interval": k["interval"],
+            "keepalives_count": k["count"],
+            # unacknowledged writes (a partitioned server) fail the connection after this
+            "tcp_user_timeout": 1000 * (k["idle"] + k["interval"] * k["count"]),
+            "connect_timeout": 5,
+        },
+    )
 
 
 class EngineRunner:
@@ -38,6 +68,8 @@ class EngineRunner:
         self._thread: threading.Thread | None = None
         self._delivery: threading.Thread | None = None
         self._lock_conn: Any = None
+        self._lock_db: Engine | None = None
+        self._leading: dict[str, bool] = {}
 
     def jobs(self) -> list[tuple[str, Callable[[Any], object], float]]:
         """The engine modules: name, a callable taking the app state, and interval in seconds."""
@@ -45,8 +77,8 @@ class EngineRunner:
         from ninefold.heartbeat.jobs import run_with_state as check_heartbeats
         from ninefold.incident.jobs import run_with_state as sync_incidents
         from ninefold.notification.jobs import health_with_state as channel_health
-        from ninefold.postmortem.jobs import run_with_state as postmortems
         from ninefold.oncall.jobs import run_with_state as pager
+        from ninefold.postmortem.jobs import run_with_state as postmortems
         from ninefold.slo.jobs import run_with_state
 
         settings = self._state.settings
@@ -60,6 +92,24 @@ class EngineRunner:
             ("postmortems", postmortems, max(tick, 60.0)),
             ("slo-evaluation", run_with_state, float(settings.evaluation_interval_seconds)),
         ]
+
+    def leader_of(self) -> list[str]:
+        """The engine modules this replica leads now (every module on SQLite once run)."""
+        return sorted(name for name, held in self._leading.items() if held)
+
+    def _set_leading(self, name: str, held: bool) -> None:
+        if self._leading.get(name) == held:
+            return
+        self._leading[name] = held
+        gauge = getattr(getattr(self._state, "metrics", None), "engine_leader", None)
+        if gauge is not None:
+            gauge.labels(name).set(1 if held else 0)
+        if self._state.engine.dialect.name == "postgresql":
+            log.info("engine module %s: %s", name, "leading" if held else "not leading")
+
+    def _lose_all(self) -> None:
+        for name in list(self._leading):
+            self._set_leading(name, False)
 
     def start(self) -> None:
         """Start the background thread."""
@@ -107,25 +157,46 @@ class EngineRunner:
                 log.warning("could not release engine locks; dropping the connection")
             self._lock_conn.invalidate()
             self._lock_conn = None
+        if self._lock_db is not None:
+            self._lock_db.dispose()
+            self._lock_db = None
+        self._lose_all()
 
     def _is_leader(self, name: str) -> bool:
         engine = self._state.engine
         if engine.dialect.name != "postgresql":
+            self._set_leading(name, True)
             return True
         try:
             if self._lock_conn is None:
-                self._lock_conn = engine.connect()
-            got = self._lock_conn.execute(
-                text("SELECT pg_try_advisory_lock(:k)"), {"k": _lock_key(name)}
-            ).scalar()
+                if self._lock_db is None:
+                    self._lock_db = _lock_engine(engine)
+                self._lock_conn = self._lock_db.connect()
+                # Server side too: a backend whose client host vanished is dropped (and its
+                # locks released) after a few seconds of silence instead of two hours.
+                k = LOCK_KEEPALIVE
+                for setting, value in (
+                    ("tcp_keepalives_idle", k["idle"]),
+                    ("tcp_keepalives_interval", k["interval"]),
+                    ("tcp_keepalives_count", k["count"]),
+                ):
+                    self._lock_conn.execute(text(f"SET {setting} = {int(value)}"))
+            # Re-taking a lock this session holds succeeds (and checks the session is alive).
+            got = bool(
+                self._lock_conn.execute(
+                    text("SELECT pg_try_advisory_lock(:k)"), {"k": _lock_key(name)}
+                ).scalar()
+            )
             self._lock_conn.commit()
-            return bool(got)
         except SQLAlchemyError:
             log.warning("leader election failed; will retry", exc_info=True)
             if self._lock_conn is not None:
                 self._lock_conn.invalidate()
                 self._lock_conn = None
+            self._lose_all()  # the session, and every lock it held, is gone
             return False
+        self._set_leading(name, got)
+        return got
 
     def run_once(self, names: set[str] | None = None) -> None:
         """Run each job (or those named) for which this replica is leader."""
@@ -134,8 +205,8 @@ class EngineRunner:
                 continue
             self._run(name, job)
 
-    def _run(self, name: str, job: Callable[[Any], object]) -> None:
-        if not self._is_leader(name):
+    def _run(self, name: str, job: Callable[[Any], object], *, checked: bool = False) -> None:
+        if not checked and not self._is_leader(name):
             return
         try:
             with actor_scope(f"engine:{name}", clock=getattr(self._state, "clock", None)):
@@ -152,5 +223,9 @@ class EngineRunner:
             for name, job, interval in jobs:
                 if time.monotonic() >= due[name]:
                     self._run(name, job)
+                    due[name] = time.monotonic() + interval
+                elif not self._leading.get(name) and self._is_leader(name):
+                    # Taken over (the leader died): run now rather than a whole interval later.
+                    self._run(name, job, checked=True)
                     due[name] = time.monotonic() + interval
             self._stop.wait(tick)

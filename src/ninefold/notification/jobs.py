@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 from typing import Any
 
 from ninefold.integrations.notify.senders import SmtpSender, WebhookSender
-from ninefold.notification.flows import DeliveryReport, Senders, deliver_due
+from ninefold.notification.flows import DEFAULT_LEASE, DeliveryReport, Senders, deliver_due
 
 log = logging.getLogger("ninefold.notification")
 
@@ -72,6 +73,8 @@ def run_with_state(state: Any) -> DeliveryReport:
     metrics = getattr(state, "metrics", None)
     counter = getattr(metrics, "notifications", None)
     total = DeliveryReport()
+    seconds = getattr(state.settings, "notification_lease_seconds", None)
+    lease = timedelta(seconds=float(seconds)) if seconds else DEFAULT_LEASE
     for _ in range(MAX_BATCHES):
         report = deliver_due(
             state.session_factory,
@@ -79,6 +82,7 @@ def run_with_state(state: Any) -> DeliveryReport:
             senders=senders,
             limit=BATCH,
             on_dead=lambda key, error: _dead_page(state, key, error),
+            lease=lease,
         )
         total = DeliveryReport(
             claimed=total.claimed + report.claimed,

@@ -40,7 +40,14 @@ def readyz(request: Request) -> Any:
             {"status": "unavailable", "reason": f"database at {revision}, needs {head}"},
             status_code=503,
         )
-    return {"status": "ready", "database": engine.dialect.name, "revision": revision}
+    runner = getattr(request.app.state, "engine_runner", None)
+    return {
+        "status": "ready",
+        "database": engine.dialect.name,
+        "revision": revision,
+        # the engine modules this replica runs now (one replica per module on PostgreSQL)
+        "engine_leader": runner.leader_of() if runner is not None else [],
+    }
 
 
 @router.get("/metrics", response_class=Response)

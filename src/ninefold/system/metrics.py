@@ -24,6 +24,7 @@ class Metrics:
     alerts_firing: Gauge
     alerts_received: Counter
     notifications: Counter
+    engine_leader: Gauge
 
 
 def make_metrics() -> Metrics:
@@ -84,5 +85,11 @@ def make_metrics() -> Metrics:
         ),
         alerts_firing=Gauge(
             "ninefold_slo_alerts_firing", "burn-rate alerts firing", ["severity"], registry=reg
+        ),
+        engine_leader=Gauge(
+            "ninefold_engine_leader",
+            "1 while this replica runs the engine module (holds its advisory lock), else 0",
+            ["module"],
+            registry=reg,
         ),
     )
