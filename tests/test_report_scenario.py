@@ -48,6 +48,7 @@ from tests.conftest import make_token
 
 OCT1 = datetime(2026, 10, 1, tzinfo=UTC)
 M = 60.0
+H = 3600.0
 
 CATALOG = """
 users:
@@ -244,26 +245,35 @@ def build_october(w: World) -> dict[str, int]:
     w.act(ids["I6"], "resolve", at(9, 11))
     # deploys recorded afterwards with their times
     w.go(at(2, 0, 0, month=11))
-    for service, when, outcome in (
-        ("checkout", at(6, 13, 30), "success"),
-        ("checkout", at(6, 15, 30), "success"),
-        ("ledger", at(10, 9), "rollback"),
-        ("ledger", at(20, 9), "failure"),
-        ("checkout", at(31, 23), "success"),
-        ("checkout", at(1, 1, month=11), "success"),
-        ("search-api", at(15, 9), "success"),
+    hour = timedelta(hours=1)
+    for service, when, outcome, lead in (
+        ("checkout", at(6, 13, 30), "success", 2 * hour),
+        ("checkout", at(6, 15, 30), "success", 24 * hour),
+        ("ledger", at(10, 9), "rollback", None),
+        ("ledger", at(20, 9), "failure", 6 * hour),
+        ("checkout", at(31, 23), "success", None),
+        ("checkout", at(1, 1, month=11), "success", hour),
+        ("search-api", at(15, 9), "success", hour),
     ):
-        w.call(
-            "POST",
-            "/deployments",
-            json={
-                "service": service,
-                "version": f"v{when:%m%d%H%M}",
-                "commit": "abc123",
-                "deployed_at": when.isoformat(),
-                "outcome": outcome,
-            },
-        )
+        body = {
+            "service": service,
+            "version": f"v{when:%m%d%H%M}",
+            "commit": "abc123",
+            "deployed_at": when.isoformat(),
+            "outcome": outcome,
+        }
+        if lead is not None:
+            body["committed_at"] = (when - lead).isoformat()
+        w.call("POST", "/deployments", json=body)
+    late = {
+        "service": "checkout",
+        "version": "x",
+        "deployed_at": at(6).isoformat(),
+        "committed_at": at(7).isoformat(),
+    }
+    resp = w.client.post("/api/v1/deployments", json=late, headers=w.h["responder"])
+    assert resp.status_code in (400, 422)
+    assert "committed_at" in resp.text
     return ids
 
 
@@ -379,8 +389,8 @@ def test_october_scorecard_of_payments(
     assert d["deploys"] == 5
     assert d["deploys_per_day"] == pytest.approx(5 / 31)
     assert d["per_service_median_per_day"] == pytest.approx(2.5 / 31)
-    assert d["without_commit_time"] == 5
-    assert d["lead_time"]["count"] == 0
+    assert d["without_commit_time"] == 2  # D3, D5
+    summary(d["lead_time"], 3, 32 / 3 * H, 6 * H, 20.4 * H, 24 * H)  # 2, 24, 6 hours
     assert d["failed_deploys"] == 3  # D1 (I1 within 24 h), D3 rollback, D4 failure
     assert d["change_failure_rate"] == pytest.approx(0.6)
     summary(d["time_to_restore"], 1, 130 * M, 130 * M, 130 * M, 130 * M)  # I1
@@ -389,13 +399,17 @@ def test_october_scorecard_of_payments(
     assert d["rework_rate"] == pytest.approx(0.6)
     assert d["levels"] == {
         "deployment_frequency": "medium",
-        "lead_time": None,
+        "lead_time": "elite",
         "change_failure_rate": "low",
         "time_to_restore": "high",
     }
     assert "2024" in d["levels_source"]
-    assert [s["values"] for s in d["trend"]][:2] == [[0, 3, 0, 1, 1], [None, 2 / 3, None, 1.0, 0.0]]
-    assert any("lead time" in n for n in card["notes"])
+    assert [s["values"] for s in d["trend"]] == [
+        [0, 3, 0, 1, 1],
+        [None, 2 / 3, None, 1.0, 0.0],
+        [None, 13.0, None, 6.0, None],  # median lead time (h): W41 D1 2 h and D2 24 h
+    ]
+    assert not any("lead time" in n for n in card["notes"])
 
     # --- the whole organisation adds search: I6, D7, its SLO and alert
     org = world.call("GET", "/reports/scorecard", "viewer", params={"period": "2026-10"})

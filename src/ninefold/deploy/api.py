@@ -24,6 +24,7 @@ def deployment_read(row: Deployment, incidents: list[int] | None = None) -> Depl
         service=row.service.name,
         version=row.version,
         commit=row.commit,
+        committed_at=row.committed_at,
         deployed_at=row.deployed_at,
         outcome=row.outcome,
         environment=row.environment,

@@ -26,10 +26,13 @@ def record(
     deployed_at = body.deployed_at or now
     if deployed_at > now:
         raise InvalidInput(f"deployed_at: {deployed_at.isoformat()} is in the future")
+    if body.committed_at is not None and body.committed_at > deployed_at:
+        raise InvalidInput(f"committed_at: {body.committed_at.isoformat()} is after deployed_at")
     row = Deployment(
         service_id=service_id,
         version=body.version,
         commit=body.commit,
+        committed_at=body.committed_at,
         deployed_at=deployed_at,
         outcome=body.outcome,
         environment=body.environment,

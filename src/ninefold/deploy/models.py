@@ -24,6 +24,8 @@ class Deployment(Base):
     service_id: Mapped[int] = mapped_column(ForeignKey("services.id", ondelete="CASCADE"))
     version: Mapped[str] = mapped_column(String(200))
     commit: Mapped[str | None] = mapped_column(String(100))
+    committed_at: Mapped[datetime | None]
+    """When the deployed commit was made: lead time for changes is deployed_at - committed_at."""
     deployed_at: Mapped[datetime] = mapped_column(index=True)
     outcome: Mapped[str] = mapped_column(String(20))
     environment: Mapped[str | None] = mapped_column(String(100))

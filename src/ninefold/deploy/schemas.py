@@ -16,6 +16,9 @@ class DeploymentCreate(BaseModel):
     service: str = Field(min_length=1, max_length=100)
     version: str = Field(min_length=1, max_length=200)
     commit: str | None = Field(None, min_length=1, max_length=100)
+    committed_at: AwareDatetime | None = Field(
+        None, description="when the commit was made (lead time for changes); not after deployed_at"
+    )
     deployed_at: AwareDatetime | None = Field(None, description="defaults to now")
     outcome: Literal["success", "failure", "rollback"] = "success"
     environment: str | None = Field(None, max_length=100)
@@ -30,6 +33,7 @@ class DeploymentRead(BaseModel):
     service: str
     version: str
     commit: str | None
+    committed_at: datetime | None = None
     deployed_at: datetime
     outcome: str
     environment: str | None
