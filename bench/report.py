@@ -343,12 +343,16 @@ class Loader:
         def deploys() -> Iterator[dict[str, Any]]:
             for d in range(self.deploys):
                 r = rng.random()
+                at = when(rng)
+                # 80 % know their commit time, ten minutes to five days before the deploy
+                lead = timedelta(seconds=rng.randrange(600, 5 * 86400))
                 yield {
                     "id": d + 1,
                     "service_id": rng.randrange(self.services) + 1,
                     "version": f"v{d}",
                     "commit": f"{d:08x}",
-                    "deployed_at": when(rng),
+                    "committed_at": at - lead if rng.random() < 0.8 else None,
+                    "deployed_at": at,
                     "outcome": "failure" if r < 0.05 else "rollback" if r < 0.1 else "success",
                     "created_by": "bench",
                     "created_at": now,
