@@ -130,7 +130,8 @@ def test_pages_render_with_security_headers(web: TestClient) -> None:
         assert "<script>" not in r.text  # no inline scripts anywhere
     overview = web.get("/ui/").text
     assert "checkout-success" in overview
-    assert "burning" in overview or "exhausted" in overview
+    assert "Burning SLOs" in overview
+    assert "s-critical" in overview or "s-exhausted" in overview
     series = web.get("/ui/api/slos/checkout-success/series").json()
     assert series["objective"] == pytest.approx(0.999)
     assert len(series["t"]) == len(series["remaining"]) > 10

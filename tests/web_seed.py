@@ -26,17 +26,18 @@ PASSWORDS = {
 }
 BURNING_SLO = "checkout-success"
 HEALTHY_SLO = "catalog-availability"
+MINUTES = 3 * 24 * 60
 _LIMITS = IngestLimits(max_age=timedelta(days=40), max_future=timedelta(minutes=5))
 
 
 def _push(session: Session, name: str, now: datetime, *, bad_last_minutes: int) -> None:
-    """Six hours of 1,000 events a minute; 20% bad over the last ``bad_last_minutes``."""
+    """Three days of 1,000 events a minute; 2% bad over the last ``bad_last_minutes``."""
     slo = slo_store.get_slo(session, name=name)
-    start = now.replace(second=0, microsecond=0) - timedelta(hours=6)
+    start = now.replace(second=0, microsecond=0) - timedelta(minutes=MINUTES)
     events = []
-    for i in range(360):
+    for i in range(MINUTES):
         at = start + timedelta(minutes=i)
-        bad = 200.0 if i >= 360 - bad_last_minutes else 0.0
+        bad = 20.0 if i >= MINUTES - bad_last_minutes else 0.0
         events.append(Event(timestamp=at, bad=bad, total=1000.0))
     batch = EventBatch(batch_id=f"seed-{name}", events=events)
     slo_flows.ingest_batch(session, slo=slo, batch=batch, now=now, limits=_LIMITS)

@@ -30,14 +30,21 @@ from ninefold.web.session import WebUserDep
 router = APIRouter()
 
 TIER_NAMES = {0: "Tier 0 · critical", 1: "Tier 1", 2: "Tier 2", 3: "Tier 3"}
-_STATUS_ORDER = {"exhausted": 0, "burning": 1, "warning": 2, "no_data": 3, "ok": 4}
+_STATUS_ORDER = {
+    "exhausted": 0,
+    "critical": 1,
+    "warning": 2,
+    "stale": 3,
+    "no_data": 4,
+    "healthy": 5,
+}
 
 
 def worst(statuses: list[SLOStatus]) -> str:
     """The worst status among SLOs ('none' without SLOs)."""
     if not statuses:
         return "none"
-    return min((s.status for s in statuses), key=lambda s: _STATUS_ORDER.get(s, 5))
+    return min((s.status for s in statuses), key=lambda s: _STATUS_ORDER.get(s, 6))
 
 
 def on_call_now(session: Any, now: Any) -> list[dict[str, Any]]:
@@ -88,7 +95,7 @@ def overview(
     firing, firing_total = alert_store.list_alerts(
         session, stmt=alert_store.alert_query(status="firing"), limit=15, offset=0
     )
-    burning = [s for s in statuses if s.status in ("burning", "exhausted")]
+    burning = [s for s in statuses if s.status in ("exhausted", "critical", "warning")]
     return page(
         request,
         "overview.html",
