@@ -11,12 +11,13 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy import Engine
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DataError, OperationalError
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ninefold import __version__
 from ninefold.config import Settings
 from ninefold.core.clock import Clock, SystemClock
+from ninefold.core.openapi import install_error_schema
 from ninefold.core.ratelimit import RateLimiter
 from ninefold.db.engine import make_engine, make_session_factory
 from ninefold.errors import NinefoldError
@@ -134,8 +135,17 @@ def create_app(
             headers={"Retry-After": "5"},
         )
 
+    @app.exception_handler(OverflowError)
+    @app.exception_handler(DataError)
+    async def _out_of_range(_request: Request, exc: Exception) -> JSONResponse:
+        # An id or number beyond what the database stores (SQLite raises OverflowError while
+        # binding, PostgreSQL "value out of range"), or a duration beyond datetime's range.
+        log.info("value out of range in a request: %s", type(exc).__name__)
+        return JSONResponse({"detail": "a value in the request is out of range"}, status_code=422)
+
     app.add_middleware(_Observe)
 
+    install_error_schema(app)
     # Outermost: each request gets its own audit actor box before any dependency runs.
     app.add_middleware(ActorMiddleware)
     app.include_router(system_router)

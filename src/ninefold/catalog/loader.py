@@ -222,12 +222,38 @@ def _duplicate_keys(node: Node | None, path: str) -> Iterable[Problem]:
             yield from _duplicate_keys(item, path)
 
 
+MAX_NODES = 1_000_000
+"""Nodes a document may expand to once aliases are followed (a big catalog has tens of thousands)."""
+
+
+def _expands_too_far(node: Node | None) -> bool:
+    """Whether following aliases visits more than MAX_NODES nodes (a cycle visits infinitely
+    many; nested aliases, as in the "billion laughs" document, exponentially many)."""
+    stack: list[Any] = [node]
+    visited = 0
+    while stack:
+        current = stack.pop()
+        visited += 1
+        if visited > MAX_NODES:
+            return True
+        if isinstance(current, MappingNode):
+            stack.extend(v for pair in current.value for v in pair)
+        elif isinstance(current, SequenceNode):
+            stack.extend(current.value)
+    return False
+
+
 def parse_yaml(text: str, path: str) -> tuple[Any, list[Problem]]:
     """Parse one YAML document with positions; returns the tree (None if unusable) and problems."""
     try:
         composed = _yaml().compose(text)
+        if _expands_too_far(composed):
+            what = f"aliases expand to more than {MAX_NODES} nodes (or refer to themselves)"
+            return None, [Problem(path, 1, 1, f"YAML error: {what}")]
         problems = list(_duplicate_keys(composed, path))
         return _yaml().load(text), problems
+    except RecursionError:
+        return None, [Problem(path, 1, 1, "YAML error: the document is nested too deeply")]
     except MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line, col = (mark.line + 1, mark.column + 1) if mark is not None else (1, 1)
@@ -353,9 +379,7 @@ def _describe(model: type[BaseModel], exc: ValidationError) -> list[tuple[Loc, s
     plain_errors: list[Any] = []
     for err in errors:
         loc = tuple(err["loc"])
-        tag_at = next(
-            (i for i, p in enumerate(loc) if isinstance(p, str) and p[:1].isupper()), None
-        )
+        tag_at = next((i for i, p in enumerate(loc) if _is_tag(err, loc, i)), None)
         if tag_at is None:
             plain_errors.append(err)
         else:
@@ -365,9 +389,22 @@ def _describe(model: type[BaseModel], exc: ValidationError) -> list[tuple[Loc, s
         plain_errors.extend(best)
     out: list[tuple[Loc, str, bool]] = []
     for err in plain_errors:
-        loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and p[:1].isupper()))
+        full = tuple(err["loc"])
+        loc = tuple(p for i, p in enumerate(full) if not _is_tag(err, full, i))
         out.append(_message(model, loc, err))
     return out
+
+
+def _is_tag(err: Any, loc: Loc, index: int) -> bool:
+    """Whether ``loc[index]`` is a union member tag (``RollingWindow``) rather than a key.
+
+    The last element of an unknown-key error is the user's key, whatever its case
+    (``Name:`` instead of ``name:``), never a tag.
+    """
+    part = loc[index]
+    if err["type"] == "extra_forbidden" and index == len(loc) - 1:
+        return False
+    return isinstance(part, str) and part[:1].isupper()
 
 
 def _field_path(message: str) -> Loc:
