@@ -264,6 +264,13 @@ def test_engine_and_scoped_actors(session_factory: sessionmaker[Session]) -> Non
         ]
 
 
+def test_people_and_machines() -> None:
+    for actor in ("token:ci", "user:alice", "cli:root", "link:email link"):
+        assert context.is_human(actor)
+    for actor in ("engine:pager", "anonymous", "system", "alertmanager", "expiry"):
+        assert not context.is_human(actor)
+
+
 def test_redaction_rules() -> None:
     out = redact(
         "integrations",

@@ -10,7 +10,7 @@ What is left out, and why (see also README "Audit log"):
 
 * machine tables written at high volume: :data:`EXCLUDED_TABLES`;
 * tables that machines and people both write: :data:`HUMAN_ONLY_TABLES` are audited only when the
-  actor is a person (``token:``, ``cli:``, ``link:``), so an acknowledge or resolve by someone
+  actor is a person (``token:``, ``user:``, ``cli:``, ``link:``), so an acknowledge or resolve by someone
   is recorded, the thousands of alerts Prometheus sends are not;
 * bookkeeping columns that change on every use: :data:`VOLATILE_COLUMNS` (an update touching only
   those is not recorded);
@@ -55,6 +55,7 @@ HUMAN_ONLY_TABLES: frozenset[str] = frozenset({"alerts", "escalations"})
 VOLATILE_COLUMNS: Mapping[str, frozenset[str]] = {
     "api_tokens": frozenset({"last_used_at"}),
     "heartbeat_monitors": frozenset({"last_beat_at", "deadline_at", "beat_count", "status"}),
+    "web_sessions": frozenset({"last_seen_at"}),
 }
 """Per table, columns whose changes alone are not audited (they change on every use)."""
 

@@ -1,7 +1,7 @@
 """Who is acting: a context variable holding the current actor, set at the edges.
 
-The auth dependency sets ``token:<name>``, CLI commands ``cli:<os user>``, engine modules
-``engine:<module>``, signed links ``link:…``. FastAPI runs sync dependencies and endpoints in
+The auth dependency sets ``token:<name>``, the web console ``user:<name>``, CLI commands
+``cli:<os user>``, engine modules ``engine:<module>``, signed links ``link:…``. FastAPI runs sync dependencies and endpoints in
 worker threads, each with a *copy* of the request's context, so an actor set in the auth
 dependency would not be seen by the endpoint. The middleware therefore puts one mutable
 :class:`ActorBox` in the request's context before anything runs; every copy shares that box, and
@@ -26,7 +26,7 @@ SYSTEM = "system"
 ANONYMOUS = "anonymous"
 """The actor of requests without a token (inbound alert APIs, heartbeat pings)."""
 
-HUMAN_PREFIXES = ("token:", "cli:", "link:")
+HUMAN_PREFIXES = ("token:", "user:", "cli:", "link:")
 """Actors that are people (or scripts acting for them with a token), as opposed to machines."""
 
 
