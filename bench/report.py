@@ -73,8 +73,9 @@ def chunks(rows: Iterator[dict[str, Any]], size: int = CHUNK) -> Iterator[list[d
         yield batch
 
 
-def when(rng: random.Random) -> datetime:
-    return START + timedelta(seconds=rng.randrange(int((END - START).total_seconds())))
+def when(i: int, n: int, rng: random.Random) -> datetime:
+    """The time of the ``i``-th of ``n`` rows: rows arrive in time order, as in a live system."""
+    return START + (END - START) * ((i + rng.random()) / n)
 
 
 class Loader:
@@ -227,7 +228,7 @@ class Loader:
 
         def incidents() -> Iterator[dict[str, Any]]:
             for i in range(self.incidents):
-                start = when(rng)
+                start = when(i, self.incidents, rng)
                 det = start + timedelta(seconds=rng.randrange(60, 1800))
                 ack = det + timedelta(seconds=rng.randrange(30, 3600))
                 mit = ack + timedelta(seconds=rng.randrange(60, 7200))
@@ -264,11 +265,14 @@ class Loader:
             ),
         )
 
+        starts: list[datetime] = []
+
         def alerts() -> Iterator[dict[str, Any]]:
             for a in range(self.alerts):
                 svc = rng.randrange(self.services)
                 name = f"Alert{rng.randrange(40)}"
-                start = when(rng)
+                start = when(a, self.alerts, rng)
+                starts.append(start)
                 fp = f"{(svc * 40 + int(name[5:])) & 0xFFFFFFFFFFFF:016x}"
                 ack = start + timedelta(minutes=5) if a % 3 else None
                 yield {
@@ -294,43 +298,37 @@ class Loader:
                 }
 
         self.put(Alert, alerts())
-        # events in alert order like a live system (received, then paged) but not sorted by time
+        # each alert's events in order: received, then (for 30 %) paged a minute later
         rng2 = random.Random(7)
         paged: list[int] = []
 
         def events() -> Iterator[dict[str, Any]]:
             for a in range(self.alerts):
+                at = starts[a]
                 yield {
                     "alert_id": a + 1,
                     "kind": "received",
-                    "at": END - timedelta(seconds=a),
+                    "at": at,
                     "actor": None,
                     "details": {},
                 }
                 if rng2.random() < 0.3:
                     paged.append(a + 1)
+                    yield {
+                        "alert_id": a + 1,
+                        "kind": "paged",
+                        "at": at + timedelta(minutes=1),
+                        "actor": None,
+                        "details": {
+                            "escalation": a + 1,
+                            "user": f"user-{a % self.users}",
+                            "channel": "app",
+                            "level": 0,
+                            "loop": 0,
+                        },
+                    }
 
         self.put(AlertEvent, events())
-        starts = self._alert_starts()
-        self.put(
-            AlertEvent,
-            (
-                {
-                    "alert_id": a,
-                    "kind": "paged",
-                    "at": starts[a - 1] + timedelta(minutes=1),
-                    "actor": None,
-                    "details": {
-                        "escalation": a,
-                        "user": f"user-{a % self.users}",
-                        "channel": "app",
-                        "level": 0,
-                        "loop": 0,
-                    },
-                }
-                for a in paged
-            ),
-        )
         attached = paged[::10][: self.incidents]
         self.put(
             IncidentAlert,
@@ -343,7 +341,7 @@ class Loader:
         def deploys() -> Iterator[dict[str, Any]]:
             for d in range(self.deploys):
                 r = rng.random()
-                at = when(rng)
+                at = when(d, self.deploys, rng)
                 # 80 % know their commit time, ten minutes to five days before the deploy
                 lead = timedelta(seconds=rng.randrange(600, 5 * 86400))
                 yield {
@@ -359,12 +357,6 @@ class Loader:
                 }
 
         self.put(Deployment, deploys())
-
-    def _alert_starts(self) -> list[datetime]:
-        from sqlalchemy import select
-
-        with self.engine.connect() as conn:
-            return [r[0] for r in conn.execute(select(Alert.starts_at).order_by(Alert.id))]
 
 
 def rss_mb() -> float:

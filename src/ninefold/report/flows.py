@@ -338,23 +338,16 @@ def _oncall_section(
     filtered: bool,
     opts: Options,
 ) -> OncallSection:
-    seen: set[tuple[object, ...]] = set()
+    seen: set[tuple[int, str, str]] = set()
     pages: list[om.PageInput] = []
     for p in store.pages(session, start=period.start, end=period.end):
         if wanted is not None and p.service_id not in wanted:
             continue
-        user = str(p.details.get("user", ""))
-        key = (
-            p.alert_id,
-            p.details.get("escalation"),
-            p.details.get("level"),
-            p.details.get("loop"),
-            user,
-        )
+        key = (p.alert_id, p.escalation, p.user)
         if key in seen:
             continue
         seen.add(key)
-        pages.append(om.PageInput(p.alert_id, user, p.at, p.acknowledged, p.in_incident))
+        pages.append(om.PageInput(p.alert_id, p.user, p.at, p.acknowledged, p.in_incident))
     team_ids = {s.team_id for s in selected} if filtered else None
     shift_list: list[om.ShiftInput] = []
     for row in store.schedules(session, team_ids=team_ids):
