@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import threading
 from collections import defaultdict
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -59,20 +60,49 @@ def on_call_now(session: Any, now: Any) -> list[dict[str, Any]]:
     ]
 
 
+class StatusCache:
+    """Every SLO's status, recomputed at most every ``ttl`` (one computation at a time).
+
+    The overview of a large organisation would otherwise evaluate thousands of SLOs per
+    request; the engine evaluates once a minute, so a few seconds of staleness shows nothing new.
+    """
+
+    def __init__(self, ttl: timedelta = timedelta(seconds=15)) -> None:
+        self.ttl = ttl
+        self._lock = threading.Lock()
+        self._at: datetime | None = None
+        self._value: list[SLOStatus] = []
+
+    def get(self, request: Request, now: datetime) -> tuple[list[SLOStatus], datetime]:
+        """Fresh-enough statuses and when they were computed."""
+        with self._lock:
+            if self._at is None or not self._at <= now < self._at + self.ttl:
+                state = request.app.state
+                with state.session_factory() as session, session.begin():
+                    slos, _ = slo_store.list_slos(session)
+                    self._value = slo_flows.evaluate_slos(
+                        session, slos=slos, at=now, prometheus=prometheus_source(state.settings)
+                    )
+                self._at = now
+            return self._value, self._at
+
+
+def status_cache(request: Request) -> StatusCache:
+    """The app's status cache (created on first use)."""
+    cache = getattr(request.app.state, "web_status_cache", None)
+    if cache is None:
+        cache = request.app.state.web_status_cache = StatusCache()
+    assert isinstance(cache, StatusCache)
+    return cache
+
+
 @router.get("/", response_class=HTMLResponse)
 def overview(
-    request: Request,
-    user: WebUserDep,
-    session: SessionDep,
-    clock: ClockDep,
-    settings: SettingsDep,
+    request: Request, user: WebUserDep, session: SessionDep, clock: ClockDep
 ) -> HTMLResponse:
     """Services by tier with SLO status and budget, open incidents, firing alerts, on call now."""
     now = clock.now()
-    slos, _ = slo_store.list_slos(session)
-    statuses = slo_flows.evaluate_slos(
-        session, slos=slos, at=now, prometheus=prometheus_source(settings)
-    )
+    statuses, evaluated_at = status_cache(request).get(request, now)
     by_service: dict[str, list[SLOStatus]] = defaultdict(list)
     for st in statuses:
         by_service[st.service].append(st)
@@ -101,6 +131,7 @@ def overview(
         "overview.html",
         user,
         now=now,
+        evaluated_at=evaluated_at,
         tiers=sorted(tiers.items()),
         tier_names=TIER_NAMES,
         burning=burning,

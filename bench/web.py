@@ -1,0 +1,358 @@
+"""Web console latency: p50/p95 of the overview, an SLO page and an incident page, with 1,000
+services, 3,000 SLOs and 10,000 past incidents, under 20 concurrent logged-in clients.
+
+    .venv/bin/python bench/web.py [--services 1000] [--slos-per-service 3] [--incidents 10000]
+                                  [--clients 20] [--requests 200] [--postgres URL]
+
+The organisation is bulk-inserted (SLO buckets: 30 daily, 72 hourly, 36 ten-minute and 60 minute
+buckets per SLO, so every burn window reads real rows); ninefold is served by uvicorn in a
+separate process (engine off) and the clients are threads with their own session cookie.
+Target: p95 under 150 ms.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+from sqlalchemy import Engine, Table, insert, text
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "src"))
+
+from ninefold.catalog.models import Service, ServiceDependency  # noqa: E402
+from ninefold.db import migrate  # noqa: E402
+from ninefold.db.engine import make_engine, make_session_factory  # noqa: E402
+from ninefold.identity.models import Team, User  # noqa: E402
+from ninefold.incident.models import Incident, IncidentService, TimelineEntry  # noqa: E402
+from ninefold.slo.models import SLO, SloBucket  # noqa: E402
+from ninefold.web import auth  # noqa: E402
+
+DATA = ROOT / "bench" / "data"
+NOW = datetime.now(UTC).replace(second=0, microsecond=0)
+PASSWORD = "bench-password-1"
+CHUNK = 20_000
+TARGET_MS = 150.0
+
+
+def _table(model: Any) -> Table:
+    t = model.__table__
+    assert isinstance(t, Table)
+    return t
+
+
+def _put(engine: Engine, model: Any, rows: Iterator[dict[str, Any]]) -> int:
+    n, batch = 0, []
+    for row in rows:
+        batch.append(row)
+        if len(batch) >= CHUNK:
+            with engine.begin() as conn:
+                conn.execute(insert(_table(model)), batch)
+            n, batch = n + len(batch), []
+    if batch:
+        with engine.begin() as conn:
+            conn.execute(insert(_table(model)), batch)
+        n += len(batch)
+    return n
+
+
+def load(engine: Engine, services: int, per_service: int, incidents: int) -> None:
+    """Bulk-insert the organisation."""
+    rng, now = random.Random(7), NOW
+    teams = 50
+    _put(
+        engine,
+        Team,
+        (
+            {"id": t + 1, "name": f"team-{t}", "contact": {}, "created_at": now, "updated_at": now}
+            for t in range(teams)
+        ),
+    )
+    _put(
+        engine,
+        User,
+        iter([{"id": 1, "name": "bench", "role": "admin", "timezone": "UTC", "created_at": now}]),
+    )
+    _put(
+        engine,
+        Service,
+        (
+            {
+                "id": s + 1,
+                "name": f"svc-{s:04d}",
+                "tier": s % 4,
+                "owner_team_id": s % teams + 1,
+                "labels": {},
+                "gate_block_on_no_data": False,
+                "created_at": now,
+                "updated_at": now,
+            }
+            for s in range(services)
+        ),
+    )
+    _put(
+        engine,
+        ServiceDependency,
+        (
+            {"service_id": s + 1, "depends_on_id": (s * 7 + k) % services + 1}
+            for s in range(services)
+            for k in (1, 2)
+            if (s * 7 + k) % services != s
+        ),
+    )
+    n_slos = services * per_service
+
+    def slos() -> Iterator[dict[str, Any]]:
+        for i in range(n_slos):
+            svc = i % services
+            name = f"slo-{i:05d}"
+            objective = (0.99, 0.995, 0.999)[i % 3]
+            yield {
+                "id": i + 1,
+                "name": name,
+                "service_id": svc + 1,
+                "objective": objective,
+                "sli_kind": "ratio",
+                "source": "push",
+                "budgeting": "occurrences",
+                "spec": {
+                    "name": name,
+                    "service": f"svc-{svc:04d}",
+                    "objective": objective,
+                    "window": {"rolling": "30d"},
+                    "source": "push",
+                    "sli": {"ratio": {}},
+                },
+                "created_at": now,
+                "updated_at": now,
+            }
+
+    _put(engine, SLO, slos())
+    minute = int(now.timestamp()) // 60 * 60
+
+    def buckets() -> Iterator[dict[str, Any]]:
+        for i in range(n_slos):
+            bad_rate = 0.0005 + (i % 17) / 10_000 + (0.05 if i % 50 == 0 else 0.0)
+            for res, count in ((86400, 30), (3600, 72), (600, 36), (60, 60)):
+                top = minute // res * res
+                for k in range(count):
+                    total = float(res * 10)
+                    yield {
+                        "res": res,
+                        "start": top - k * res,
+                        "slo_id": i + 1,
+                        "good": total * (1 - bad_rate),
+                        "total": total,
+                        "slice_good": 0,
+                        "slice_total": 0,
+                    }
+
+    _put(engine, SloBucket, buckets())
+
+    def past() -> Iterator[dict[str, Any]]:
+        for i in range(incidents):
+            start = now - timedelta(minutes=rng.randrange(10, 365 * 24 * 60))
+            open_ = i < 20
+            done = start + timedelta(hours=2)
+            yield {
+                "id": i + 1,
+                "title": f"incident {i}",
+                "summary": "",
+                "severity": rng.choice(("SEV1", "SEV2", "SEV3", "SEV4")),
+                "status": "open" if open_ else "resolved",
+                "public_status": "investigating" if open_ else "resolved",
+                "links": {},
+                "started_at": start,
+                "detected_at": start,
+                "acknowledged_at": None if open_ else done,
+                "mitigated_at": None if open_ else done,
+                "resolved_at": None if open_ else done,
+                "declared_at": start,
+                "declared_by": "bench",
+                "updated_at": done,
+            }
+
+    _put(engine, Incident, past())
+    _put(
+        engine,
+        IncidentService,
+        (
+            {"incident_id": i + 1, "service_id": rng.randrange(services) + 1, "added_at": now}
+            for i in range(incidents)
+        ),
+    )
+    _put(
+        engine,
+        TimelineEntry,
+        (
+            {
+                "incident_id": 1,
+                "kind": "note",
+                "at": now - timedelta(minutes=60 - k),
+                "actor": "bench",
+                "message": f"note {k}",
+                "details": {},
+                "key_moment": k % 10 == 0,
+                "created_at": now,
+            }
+            for k in range(40)
+        ),
+    )
+    with make_session_factory(engine)() as session, session.begin():
+        auth.set_password(session, user_name="bench", password=PASSWORD, now=now)
+    if engine.dialect.name == "postgresql":
+        with engine.connect() as conn:
+            conn.execution_options(isolation_level="AUTOCOMMIT").exec_driver_sql("ANALYZE")
+
+
+def _serve(url: str, port: int) -> None:
+    """Child process: ninefold on ``url`` with the engine off."""
+    import uvicorn
+
+    from ninefold.app import create_app
+    from ninefold.config import Settings
+
+    app = create_app(Settings(database_url=url, engine_enabled=False), start_engine=False)
+    uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning")
+
+
+def _login(base: str) -> httpx.Client:
+    client = httpx.Client(base_url=base, timeout=60)
+    form = client.get("/ui/login").text
+    token = form.split('name="csrf_token" value="', 1)[1].split('"', 1)[0]
+    r = client.post(
+        "/ui/login",
+        data={"username": "bench", "password": PASSWORD, "csrf_token": token, "next": "/ui/"},
+    )
+    if r.status_code != 303:
+        raise RuntimeError(f"login failed: {r.status_code}")
+    return client
+
+
+def measure(sessions: list[httpx.Client], path: str, requests: int) -> list[float]:
+    """Latencies (ms) of ``requests`` GETs of ``path`` spread over the clients' threads."""
+    clients = len(sessions)
+    for s in sessions[:2]:
+        s.get(path).raise_for_status()  # warm-up
+    out: list[float] = []
+    lock = threading.Lock()
+    per = max(requests // clients, 1)
+
+    def worker(client: httpx.Client) -> None:
+        for _ in range(per):
+            t0 = time.perf_counter()
+            r = client.get(path)
+            ms = (time.perf_counter() - t0) * 1000
+            r.raise_for_status()
+            with lock:
+                out.append(ms)
+
+    threads = [threading.Thread(target=worker, args=(s,)) for s in sessions]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return out
+
+
+def _pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(int(q * len(ordered)), len(ordered) - 1)]
+
+
+def main() -> int:
+    """Prepare, serve, measure, print the table."""
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--services", type=int, default=1000)
+    p.add_argument("--slos-per-service", type=int, default=3)
+    p.add_argument("--incidents", type=int, default=10_000)
+    p.add_argument("--clients", type=int, default=20)
+    p.add_argument("--requests", type=int, default=200, help="per page")
+    p.add_argument("--postgres", help="also run on this PostgreSQL URL (a bench schema is used)")
+    p.add_argument("--serve", nargs=2, metavar=("URL", "PORT"), help=argparse.SUPPRESS)
+    args = p.parse_args()
+    if args.serve:
+        _serve(args.serve[0], int(args.serve[1]))
+        return 0
+    DATA.mkdir(parents=True, exist_ok=True)
+    targets = []
+    path = DATA / "web.db"
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{path}{suffix}").unlink(missing_ok=True)
+    targets.append(("sqlite", f"sqlite:///{path}"))
+    if args.postgres:
+        base = args.postgres.replace("postgresql://", "postgresql+psycopg://", 1)
+        admin = make_engine(base)
+        with admin.begin() as conn:
+            conn.execute(text("DROP SCHEMA IF EXISTS ninefold_web_bench CASCADE"))
+            conn.execute(text("CREATE SCHEMA ninefold_web_bench"))
+        admin.dispose()
+        sep = "&" if "?" in base else "?"
+        targets.append(("postgresql", f"{base}{sep}options=-csearch_path%3Dninefold_web_bench"))
+    rows = []
+    for name, url in targets:
+        engine = make_engine(url)
+        migrate.upgrade(engine)
+        t0 = time.perf_counter()
+        load(engine, args.services, args.slos_per_service, args.incidents)
+        print(f"{name}: loaded in {time.perf_counter() - t0:.1f} s", flush=True)
+        engine.dispose()
+        port = 18000 + random.randrange(1000)
+        env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
+        server = subprocess.Popen(
+            [sys.executable, __file__, "--serve", url, str(port)], env=env, cwd=ROOT
+        )
+        base_url = f"http://127.0.0.1:{port}"
+        try:
+            for _ in range(300):
+                try:
+                    if httpx.get(f"{base_url}/healthz", timeout=1).status_code == 200:
+                        break
+                except httpx.HTTPError:
+                    pass
+                time.sleep(0.1)
+            # one login per client (the login form is rate limited per address)
+            sessions = [_login(base_url) for _ in range(args.clients)]
+            for label, page in (
+                ("overview", "/ui/"),
+                ("SLO page", "/ui/slos/slo-00050"),
+                ("incident page", "/ui/incidents/1"),
+            ):
+                lat = measure(sessions, page, args.requests)
+                rows.append((name, label, len(lat), lat))
+                print(f"  {name} {label}: done", flush=True)
+            for client in sessions:
+                client.close()
+        finally:
+            server.terminate()
+            server.wait(timeout=30)
+    slos = args.services * args.slos_per_service
+    print(
+        f"\n{args.services} services, {slos} SLOs, {args.incidents} incidents, "
+        f"{args.clients} concurrent clients (target p95 < {TARGET_MS:.0f} ms)\n"
+    )
+    print(
+        f"{'database':<11} {'page':<14} {'requests':>8} {'p50 ms':>8} {'p95 ms':>8} {'max ms':>8}  ok"
+    )
+    for name, label, n, lat in rows:
+        p95 = _pct(lat, 0.95)
+        print(
+            f"{name:<11} {label:<14} {n:>8} {statistics.median(lat):>8.1f} {p95:>8.1f} "
+            f"{max(lat):>8.1f}  {'yes' if p95 < TARGET_MS else 'NO'}"
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
