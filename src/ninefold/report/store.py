@@ -212,7 +212,7 @@ def pages(session: Session, *, start: datetime, end: datetime) -> list[PageRow]:
     )
     return [
         PageRow(a, s, at, str(u), str(e), bool(ack), bool(inc))
-        for a, s, at, u, e, ack, inc in session.connection().execute(stmt)
+        for a, s, at, u, e, ack, inc in session.connection().execute(stmt).all()
     ]
 
 
