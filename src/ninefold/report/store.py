@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import and_, func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
 from ninefold.alert.models import Alert, AlertEvent
 from ninefold.catalog.models import Service
@@ -246,7 +246,9 @@ def flapping(
 
 def schedules(session: Session, *, team_ids: Collection[int] | None) -> Sequence[ScheduleRow]:
     """Schedules (with overrides) of the given teams; every schedule for None."""
-    stmt = select(ScheduleRow).order_by(ScheduleRow.name)
+    stmt = (
+        select(ScheduleRow).options(selectinload(ScheduleRow.overrides)).order_by(ScheduleRow.name)
+    )
     if team_ids is not None:
         stmt = stmt.where(ScheduleRow.team_id.in_(sorted(team_ids)))
     return session.scalars(stmt).all()
