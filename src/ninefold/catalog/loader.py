@@ -243,8 +243,34 @@ def _expands_too_far(node: Node | None) -> bool:
     return False
 
 
+MAX_FLOW_DEPTH = 100
+"""Open ``[``/``{`` on one line beyond which a file is refused before parsing: the YAML parser
+takes time growing faster than the square of the depth (800 levels take seconds)."""
+
+
+def _flow_depth(text: str) -> tuple[int, int]:
+    """The deepest run of unclosed ``[``/``{`` on one line, and that line (1-based)."""
+    deepest, where = 0, 1
+    for number, line in enumerate(text.splitlines(), start=1):
+        depth = 0
+        for ch in line:
+            if ch in "[{":
+                depth += 1
+                if depth > deepest:
+                    deepest, where = depth, number
+            elif ch in "]}":
+                depth = max(depth - 1, 0)
+    return deepest, where
+
+
 def parse_yaml(text: str, path: str) -> tuple[Any, list[Problem]]:
     """Parse one YAML document with positions; returns the tree (None if unusable) and problems."""
+    depth, line = _flow_depth(text)
+    if depth > MAX_FLOW_DEPTH:
+        what = f"more than {MAX_FLOW_DEPTH} nested [ or {{ on one line"
+        return None, [
+            Problem(path, line, 1, f"YAML error: the document is nested too deeply ({what})")
+        ]
     try:
         composed = _yaml().compose(text)
         if _expands_too_far(composed):
