@@ -322,8 +322,12 @@ def main() -> int:
                 except httpx.HTTPError:
                     pass
                 time.sleep(0.1)
-            # one login per client (the login form is rate limited per address)
-            sessions = [_login(base_url) for _ in range(args.clients)]
+            # one login shared by every client (logins are rate limited per address)
+            first = _login(base_url)
+            sessions = [first] + [
+                httpx.Client(base_url=base_url, timeout=60, cookies=first.cookies)
+                for _ in range(args.clients - 1)
+            ]
             for label, page in (
                 ("overview", "/ui/"),
                 ("SLO page", "/ui/slos/slo-00050"),

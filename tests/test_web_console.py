@@ -111,6 +111,7 @@ def test_pages_render_with_security_headers(web: TestClient) -> None:
     login(web, "bob")
     for path in (
         "/ui/",
+        "/ui/?all=1",
         "/ui/services/checkout",
         "/ui/slos/checkout-success",
         "/ui/alerts?status=all&group=service",

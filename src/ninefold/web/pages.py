@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections import defaultdict
+from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse
 
 from ninefold.alert import store as alert_store
@@ -29,7 +31,9 @@ from ninefold.web.render import page
 from ninefold.web.session import WebUserDep
 
 router = APIRouter()
+log = logging.getLogger("ninefold.web")
 
+PER_TIER = 50
 TIER_NAMES = {0: "Tier 0 · critical", 1: "Tier 1", 2: "Tier 2", 3: "Tier 3"}
 _STATUS_ORDER = {
     "exhausted": 0,
@@ -60,49 +64,16 @@ def on_call_now(session: Any, now: Any) -> list[dict[str, Any]]:
     ]
 
 
-class StatusCache:
-    """Every SLO's status, recomputed at most every ``ttl`` (one computation at a time).
+@dataclass(frozen=True)
+class Health:
+    """What the overview shows of the organisation's SLOs, as plain values."""
 
-    The overview of a large organisation would otherwise evaluate thousands of SLOs per
-    request; the engine evaluates once a minute, so a few seconds of staleness shows nothing new.
-    """
-
-    def __init__(self, ttl: timedelta = timedelta(seconds=15)) -> None:
-        self.ttl = ttl
-        self._lock = threading.Lock()
-        self._at: datetime | None = None
-        self._value: list[SLOStatus] = []
-
-    def get(self, request: Request, now: datetime) -> tuple[list[SLOStatus], datetime]:
-        """Fresh-enough statuses and when they were computed."""
-        with self._lock:
-            if self._at is None or not self._at <= now < self._at + self.ttl:
-                state = request.app.state
-                with state.session_factory() as session, session.begin():
-                    slos, _ = slo_store.list_slos(session)
-                    self._value = slo_flows.evaluate_slos(
-                        session, slos=slos, at=now, prometheus=prometheus_source(state.settings)
-                    )
-                self._at = now
-            return self._value, self._at
+    at: datetime
+    tiers: list[tuple[int, list[dict[str, Any]]]]
+    burning: list[SLOStatus]
 
 
-def status_cache(request: Request) -> StatusCache:
-    """The app's status cache (created on first use)."""
-    cache = getattr(request.app.state, "web_status_cache", None)
-    if cache is None:
-        cache = request.app.state.web_status_cache = StatusCache()
-    assert isinstance(cache, StatusCache)
-    return cache
-
-
-@router.get("/", response_class=HTMLResponse)
-def overview(
-    request: Request, user: WebUserDep, session: SessionDep, clock: ClockDep
-) -> HTMLResponse:
-    """Services by tier with SLO status and budget, open incidents, firing alerts, on call now."""
-    now = clock.now()
-    statuses, evaluated_at = status_cache(request).get(request, now)
+def _health(session: Any, statuses: list[SLOStatus], at: datetime) -> Health:
     by_service: dict[str, list[SLOStatus]] = defaultdict(list)
     for st in statuses:
         by_service[st.service].append(st)
@@ -116,25 +87,105 @@ def overview(
         ]
         tiers[svc.tier].append(
             {
-                "service": svc,
-                "slos": sts,
+                "name": svc.name,
+                "title": svc.display_name or svc.name,
+                "owner": svc.owner.name,
+                "slos": [(s.name, s.status) for s in sts],
                 "status": worst(sts),
                 "budget": min(budgets) if budgets else None,
             }
         )
+    for rows in tiers.values():  # the services that need attention first
+        rows.sort(key=lambda r: (_STATUS_ORDER.get(r["status"], 6), r["budget"] or 0, r["name"]))
+    burning = [s for s in statuses if s.status in ("exhausted", "critical", "warning")]
+    return Health(at, sorted(tiers.items()), burning)
+
+
+class HealthCache:
+    """The overview's SLO health, recomputed at most every ``ttl``.
+
+    The overview of a large organisation would otherwise evaluate thousands of SLOs per
+    request; the engine evaluates once a minute, so a few seconds of staleness shows nothing new.
+    Only the very first request waits for the computation; later ones get the last value while
+    one background thread refreshes it.
+    """
+
+    def __init__(self, ttl: timedelta = timedelta(seconds=15)) -> None:
+        self.ttl = ttl
+        self._lock = threading.Lock()
+        self._refreshing = False
+        self._value: Health | None = None
+
+    def _compute(self, state: Any, now: datetime) -> Health:
+        with state.session_factory() as session, session.begin():
+            slos, _ = slo_store.list_slos(session)
+            statuses = slo_flows.evaluate_slos(
+                session, slos=slos, at=now, prometheus=prometheus_source(state.settings)
+            )
+            return _health(session, statuses, now)
+
+    def _refresh(self, state: Any, now: datetime) -> None:
+        try:
+            value = self._compute(state, now)
+            with self._lock:
+                self._value = value
+        except Exception:  # keep serving the last value; the next request retries
+            log.exception("refreshing the overview's SLO health failed")
+        finally:
+            with self._lock:
+                self._refreshing = False
+
+    def get(self, request: Request, now: datetime) -> Health:
+        """Fresh-enough health of every SLO and service."""
+        state = request.app.state
+        with self._lock:
+            value = self._value
+            if value is not None and value.at <= now < value.at + self.ttl:
+                return value
+            if value is not None:
+                if not self._refreshing:
+                    self._refreshing = True
+                    threading.Thread(target=self._refresh, args=(state, now), daemon=True).start()
+                return value
+            # nothing yet: compute under the lock so that concurrent first requests wait once
+            self._value = self._compute(state, now)
+            return self._value
+
+
+def health_cache(request: Request) -> HealthCache:
+    """The app's health cache (created on first use)."""
+    cache = getattr(request.app.state, "web_health_cache", None)
+    if cache is None:
+        cache = request.app.state.web_health_cache = HealthCache()
+    assert isinstance(cache, HealthCache)
+    return cache
+
+
+@router.get("/", response_class=HTMLResponse)
+def overview(
+    request: Request,
+    user: WebUserDep,
+    session: SessionDep,
+    clock: ClockDep,
+    show_all: Annotated[bool, Query(alias="all")] = False,
+) -> HTMLResponse:
+    """Services by tier with SLO status and budget, open incidents, firing alerts, on call now."""
+    now = clock.now()
+    health = health_cache(request).get(request, now)
     firing, firing_total = alert_store.list_alerts(
         session, stmt=alert_store.alert_query(status="firing"), limit=15, offset=0
     )
-    burning = [s for s in statuses if s.status in ("exhausted", "critical", "warning")]
     return page(
         request,
         "overview.html",
         user,
         now=now,
-        evaluated_at=evaluated_at,
-        tiers=sorted(tiers.items()),
+        evaluated_at=health.at,
+        tiers=health.tiers,
+        limit=None if show_all else PER_TIER,
         tier_names=TIER_NAMES,
-        burning=burning,
+        burning=health.burning[:PER_TIER],
+        burning_total=len(health.burning),
         incidents=incident_store.active_incidents(session),
         alerts=firing,
         alerts_total=firing_total,
