@@ -11,7 +11,7 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session, sessionmaker
 from typer.testing import CliRunner
 
-from ninefold.alert.models import Alert
+from ninefold.alert.models import Alert, SilenceRow
 from ninefold.app import create_app
 from ninefold.cli.main import app as cli_app
 from ninefold.config import Settings
@@ -165,11 +165,16 @@ def test_csrf_is_checked_on_every_post(
     assert "acked by bob" in r.text
     r = web.post(f"/ui/alerts/{alert_id}/snooze", data={"csrf_token": token, "minutes": "30"})
     assert r.status_code == 200  # redirected back to the list
+    r = web.post(f"/ui/alerts/{alert_id}/silence", data={"csrf_token": token, "hours": "4"})
+    assert r.status_code == 200
     with session_factory() as session:
         alert = session.get(Alert, alert_id)
         assert alert is not None
         assert alert.acknowledged_by == "bob"
         assert alert.snoozed_until is not None
+        silence = session.scalars(select(SilenceRow)).one()
+        assert {m["name"]: m["value"] for m in silence.matchers}["slo"] == BURNING_SLO
+        assert silence.created_by == "bob"
 
 
 def test_viewer_reads_but_cannot_act(

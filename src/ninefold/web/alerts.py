@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -11,7 +11,8 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from ninefold.alert import flows as alert_flows
 from ninefold.alert import store as alert_store
-from ninefold.alert.models import Alert
+from ninefold.alert.models import Alert, SilenceRow
+from ninefold.alert.silence import check_new, from_api
 from ninefold.deps import ClockDep, SessionDep
 from ninefold.errors import InvalidInput, NotFound
 from ninefold.incident import store as incident_store
@@ -115,6 +116,41 @@ def alert_page(
     )
 
 
+def _silence(session: Any, alert: Alert, *, hours: int, actor: str, now: datetime) -> None:
+    """Silence every alert with exactly this alert's labels for ``hours`` (Alertmanager's
+    "silence this alert")."""
+    labels = {str(k): str(v) for k, v in (alert.labels or {}).items()}
+    if not labels:
+        raise InvalidInput("this alert has no labels to silence by")
+    doc = {
+        "matchers": [
+            {"name": k, "value": v, "isRegex": False, "isEqual": True}
+            for k, v in sorted(labels.items())
+        ],
+        "startsAt": now.isoformat(),
+        "endsAt": (now + timedelta(hours=hours)).isoformat(),
+        "createdBy": actor,
+        "comment": f"silenced from the console (alert {alert.id})",
+    }
+    try:
+        silence = from_api(doc)
+        check_new(silence, now)
+    except ValueError as exc:
+        raise InvalidInput(str(exc)) from None
+    session.add(
+        SilenceRow(
+            matchers=doc["matchers"],
+            starts_at=silence.starts_at,
+            ends_at=silence.ends_at,
+            created_by=actor,
+            comment=str(doc["comment"]),
+            created_at=now,
+            updated_at=now,
+        )
+    )
+    session.flush()
+
+
 def _answer(request: Request, alert: Alert, act: ResponderAct, now: Any, msg: str) -> Response:
     if request.headers.get("hx-request") == "true":
         html = render(
@@ -139,7 +175,7 @@ def alert_action(
     session: SessionDep,
     clock: ClockDep,
 ) -> Response:
-    """Acknowledge, resolve or snooze (``minutes``) an alert."""
+    """Acknowledge, resolve, snooze (``minutes``) or silence (``hours``) an alert."""
     now = clock.now()
     alert = alert_store.lock_alert(session, alert_id=alert_id)
     if alert is None:
@@ -156,6 +192,11 @@ def alert_action(
                 raise InvalidInput("minutes: between 1 and 10080")
             until = now + timedelta(minutes=minutes)
             alert_flows.snooze(session, alert=alert, until=until, actor=actor, now=now)
+        elif action == "silence":
+            hours = int(act.get("hours", "4") or 4)
+            if not 1 <= hours <= 24 * 30:
+                raise InvalidInput("hours: between 1 and 720")
+            _silence(session, alert, hours=hours, actor=act.user.name, now=now)
         else:
             raise NotFound(f"no alert action {action!r}")
     except ValueError:

@@ -80,5 +80,15 @@
     });
   }
 
+  // htmx does not swap error answers: say what went wrong instead of doing nothing.
+  document.addEventListener("htmx:responseError", function (evt) {
+    var box = document.getElementById("live-error");
+    if (!box) { return; }
+    var text = "The action failed (" + evt.detail.xhr.status + ").";
+    try { text = JSON.parse(evt.detail.xhr.responseText).detail || text; } catch (e) { /* not JSON */ }
+    box.textContent = text;
+    box.hidden = false;
+  });
+
   document.addEventListener("DOMContentLoaded", drawCharts);
 })();
