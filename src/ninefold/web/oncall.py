@@ -13,7 +13,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from ninefold.deps import ClockDep, SessionDep
 from ninefold.errors import InvalidInput, NinefoldError
 from ninefold.oncall import flows, store
-from ninefold.oncall.rotation import on_call_at, shifts
+from ninefold.oncall.rotation import Schedule, layer_shifts, on_call_at, shifts
 from ninefold.web.render import page
 from ninefold.web.session import ResponderAct, WebUserDep
 
@@ -22,10 +22,11 @@ DAYS = 7
 _PALETTE = ("#1a4fa8", "#1e7a3c", "#8a6100", "#6b3fa0", "#b4490a", "#0f6e75", "#a3245b")
 
 
-def _strip(found: list[Any], start: datetime, end: datetime) -> list[dict[str, Any]]:
+def _strip(
+    found: list[Any], start: datetime, end: datetime, people: dict[str, str]
+) -> list[dict[str, Any]]:
     """Shift bars as percentages of the [start, end) strip, coloured per person."""
     span = (end - start).total_seconds()
-    people: dict[str, str] = {}
     out = []
     for s in found:
         colour = people.setdefault(s.user, _PALETTE[len(people) % len(_PALETTE)])
@@ -57,12 +58,21 @@ def oncall_page(
     for row in store.list_schedules(session):
         sched = flows.schedule_of(row)
         found = shifts(sched, now, end)
+        colours: dict[str, str] = {}
+        strips = [
+            (layer.name, _strip(layer_shifts(layer, now, end), now, end, colours))
+            for layer in sched.layers
+        ]
+        overrides = shifts(Schedule(sched.name, sched.zone, (), sched.overrides), now, end)
+        if overrides:
+            strips.append(("overrides", _strip(overrides, now, end, colours)))
         schedules.append(
             {
                 "row": row,
                 "now": on_call_at(sched, now),
                 "shifts": found[:12],
-                "strip": _strip(found, now, end),
+                "strip": _strip(found, now, end, colours),
+                "layers": strips,
                 "overrides": [o for o in row.overrides if o.ends_at > now],
             }
         )
