@@ -243,7 +243,7 @@ def _incident_section(
     everything = _incident_inputs(rows, by_id, wanted)
     incs = im.in_period(everything, period.start, period.end)
     rt = im.response_times(incs)
-    repeats = store.repeat_ids(session, incident_ids=[i.id for i in incs])
+    repeats = store.repeat_ids(session, start=period.start, end=period.end)
     if repeats is None:
         notes.append("repeat-incident rate: not available (no repeat links in this build)")
     pm_rate, ai_rate = _postmortem_figures(session, period, by_id, wanted, opts, notes)
@@ -367,18 +367,16 @@ def _oncall_section(
     def svc_name(sid: int | None) -> str:
         return by_id[sid].name if sid is not None and sid in by_id else ""
 
-    counts = [
-        om.AlertCount(n, svc_name(s), c)
-        for n, s, c in store.alert_counts(session, start=period.start, end=period.end)
-        if wanted is None or s in wanted
-    ]
-    flaps = [
-        om.AlertCount(n, svc_name(s), c, f)
-        for f, n, s, c in store.flapping(
-            session, start=period.start, end=period.end, threshold=opts.flapping_threshold
-        )
-        if wanted is None or s in wanted
-    ]
+    by_name: dict[tuple[str, str], int] = {}
+    flaps = []
+    for fp, n, sid, c in store.alert_counts(session, start=period.start, end=period.end):
+        if wanted is not None and sid not in wanted:
+            continue
+        name_service = (n, svc_name(sid))
+        by_name[name_service] = by_name.get(name_service, 0) + c
+        if c >= opts.flapping_threshold:
+            flaps.append(om.AlertCount(n, name_service[1], c, fp))
+    counts = [om.AlertCount(n, svc, c) for (n, svc), c in by_name.items()]
     return OncallSection(
         pages=len(pages),
         shifts=load.shifts,

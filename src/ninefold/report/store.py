@@ -218,30 +218,16 @@ def pages(session: Session, *, start: datetime, end: datetime) -> list[PageRow]:
 
 def alert_counts(
     session: Session, *, start: datetime, end: datetime
-) -> list[tuple[str, int | None, int]]:
-    """(alertname, service id, alerts) of alerts started in [start, end)."""
+) -> list[tuple[str, str, int | None, int]]:
+    """(fingerprint, alertname, service id, alerts) of alerts started in [start, end): one scan
+    gives both the noisiest alerts (summed by name and service) and the flapping ones."""
     name = func.coalesce(Alert.labels["alertname"].as_string(), "")
     stmt = (
-        select(name, Alert.service_id, func.count())
+        select(Alert.fingerprint, name, Alert.service_id, func.count())
         .where(Alert.starts_at >= start, Alert.starts_at < end)
-        .group_by(name, Alert.service_id)
+        .group_by(Alert.fingerprint, name, Alert.service_id)
     )
-    return [(str(n), s, int(c)) for n, s, c in session.execute(stmt)]
-
-
-def flapping(
-    session: Session, *, start: datetime, end: datetime, threshold: int
-) -> list[tuple[str, str, int | None, int]]:
-    """(fingerprint, alertname, service id, times fired) of fingerprints that fired at least
-    ``threshold`` times in [start, end)."""
-    name = func.max(func.coalesce(Alert.labels["alertname"].as_string(), ""))
-    stmt = (
-        select(Alert.fingerprint, name, func.max(Alert.service_id), func.count())
-        .where(Alert.starts_at >= start, Alert.starts_at < end)
-        .group_by(Alert.fingerprint)
-        .having(func.count() >= threshold)
-    )
-    return [(str(f), str(n), s, int(c)) for f, n, s, c in session.execute(stmt)]
+    return [(str(f), str(n), s, int(c)) for f, n, s, c in session.execute(stmt).all()]
 
 
 def schedules(session: Session, *, team_ids: Collection[int] | None) -> Sequence[ScheduleRow]:
@@ -259,20 +245,19 @@ def user_zones(session: Session) -> dict[str, str]:
     return {n: tz for n, tz in session.execute(select(User.name, User.timezone))}
 
 
-def repeat_ids(session: Session, *, incident_ids: Collection[int]) -> set[int] | None:
-    """Ids among ``incident_ids`` flagged as a repeat; None when repeats are not available."""
+def repeat_ids(session: Session, *, start: datetime, end: datetime) -> set[int] | None:
+    """Ids of incidents started in [start, end) flagged as a repeat; None when repeats are not
+    available."""
     if not REPEATS_AVAILABLE:
         return None
     model = _pm.IncidentRepeat
-    ids = sorted(incident_ids)
-    out: set[int] = set()
-    for i in range(0, len(ids), 1000):
-        out.update(
-            session.scalars(
-                select(model.incident_id).where(model.incident_id.in_(ids[i : i + 1000])).distinct()
-            )
-        )
-    return out
+    stmt = (
+        select(model.incident_id)
+        .join(Incident, Incident.id == model.incident_id)
+        .where(Incident.started_at >= start, Incident.started_at < end)
+        .distinct()
+    )
+    return {int(i) for i in session.scalars(stmt)}
 
 
 def postmortem_due(
