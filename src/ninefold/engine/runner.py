@@ -79,6 +79,7 @@ class EngineRunner:
         from ninefold.notification.jobs import health_with_state as channel_health
         from ninefold.oncall.jobs import run_with_state as pager
         from ninefold.postmortem.jobs import run_with_state as postmortems
+        from ninefold.report.jobs import run_with_state as scheduled_reports
         from ninefold.slo.jobs import run_with_state
 
         settings = self._state.settings
@@ -90,6 +91,7 @@ class EngineRunner:
             ("channel-health", channel_health, max(tick, 10.0)),
             ("incident-timelines", sync_incidents, max(tick, 10.0)),
             ("postmortems", postmortems, max(tick, 60.0)),
+            ("reports", scheduled_reports, max(tick, 60.0)),
             ("slo-evaluation", run_with_state, float(settings.evaluation_interval_seconds)),
         ]
 
