@@ -44,6 +44,7 @@ def create_app(
     from ninefold.alert.inbound import router as inbound_router
     from ninefold.alert.maintenance_api import router as maintenance_router
     from ninefold.alert.manual import router as manual_alert_router
+    from ninefold.alert.signature_in import router as signature_router
     from ninefold.alert.silences_api import router as silences_router
     from ninefold.alert.webhook_in import admin_router as webhook_mapping_router
     from ninefold.alert.webhook_in import router as webhook_router
@@ -160,6 +161,7 @@ def create_app(
     app.include_router(notification_router, prefix="/api/v1")
     app.include_router(heartbeat_router, prefix="/api/v1")
     app.include_router(webhook_mapping_router, prefix="/api/v1")
+    app.include_router(signature_router, prefix="/api/v1")
     # before the incident router: its POST /incidents/{id}/{action} would take …/postmortem
     app.include_router(postmortem_router, prefix="/api/v1")
     app.include_router(action_item_router, prefix="/api/v1")

@@ -113,6 +113,7 @@ def _integration_read(row: Integration) -> IntegrationRead:
         key_prefix=row.key_prefix,
         rate_limit_per_minute=row.rate_limit_per_minute,
         created_at=row.created_at,
+        require_signature=bool((row.config or {}).get("require_signature")),
     )
 
 
@@ -129,8 +130,14 @@ def create_integration(
     """Create an integration; its key is in the answer and nowhere else."""
     from ninefold.alert.keys import create
     from ninefold.alert.mapping import check_for_kind
+    from ninefold.alert.signature_in import configure
 
-    config = check_for_kind(body.kind, body.mapping)
+    config, signing_secret = configure(
+        check_for_kind(body.kind, body.mapping),
+        kind=body.kind,
+        require=body.require_signature,
+        secret=body.signing_secret,
+    )
     row, key = create(
         session,
         name=body.name,
@@ -140,7 +147,9 @@ def create_integration(
         now=clock.now(),
     )
     row.config = config
-    return IntegrationCreated(key=key, **_integration_read(row).model_dump())
+    return IntegrationCreated(
+        key=key, signing_secret=signing_secret, **_integration_read(row).model_dump()
+    )
 
 
 class RotateRequest(BaseModel):

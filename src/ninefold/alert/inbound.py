@@ -8,6 +8,7 @@
 
 Every accepted alert is committed before the answer; invalid alerts of a batch are named in a
 400 while the valid ones are stored. Bodies over 512 KiB get 413; each key has a rate limit.
+An integration may require an HMAC signature (:mod:`ninefold.alert.signature_in`).
 """
 
 from __future__ import annotations
@@ -27,11 +28,12 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
-from ninefold.alert import dispatch, flows, normalize, store
+from ninefold.alert import dispatch, flows, normalize, signature_in, store
 from ninefold.alert.models import Integration
 from ninefold.alert.normalize import Incoming
 from ninefold.alert.schemas import AMAlert, AMWebhook, AMWebhookAlert, PDEvent
 from ninefold.db.engine import write_lock
+from ninefold.integrations.notify.signing import SIGNATURE_HEADER, InvalidSignature
 
 MAX_BODY = 512 * 1024
 
@@ -56,7 +58,9 @@ async def _read_body(request: Request) -> bytes:
         if size > MAX_BODY:
             raise _Refused(413, {"detail": f"request body over {MAX_BODY // 1024} KiB"})
         chunks.append(chunk)
-    return b"".join(chunks)
+    body = b"".join(chunks)
+    request.state.inbound_body = body  # what a required signature is checked against
+    return body
 
 
 def _json(body: bytes) -> Any:
@@ -106,6 +110,18 @@ def _authenticate(request: Request, session: Session, key: str | None) -> Integr
             },
             {"Retry-After": str(int(wait))},
         )
+    if signature_in.required(integration):
+        try:
+            signature_in.verify(
+                integration,
+                getattr(request.state, "inbound_body", b""),
+                request.headers.get(SIGNATURE_HEADER),
+                now=int(request.app.state.clock.now().timestamp()),
+            )
+        except InvalidSignature as exc:
+            raise _Refused(
+                401, {"detail": f"this integration requires a valid {SIGNATURE_HEADER}: {exc}"}
+            ) from None
     return integration
 
 

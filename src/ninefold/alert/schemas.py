@@ -174,6 +174,10 @@ class IntegrationCreate(BaseModel):
     rate_limit_per_minute: int = Field(6000, ge=1, le=10_000_000)
     mapping: dict[str, Any] | None = None
     """Webhook integrations only: where to find the alerts (see ``ninefold.alert.mapping``)."""
+    require_signature: bool = False
+    """Webhook integrations only: refuse requests without a valid ``X-Ninefold-Signature``."""
+    signing_secret: str | None = Field(None, max_length=500)
+    """The HMAC secret senders sign with; generated (and shown once) when left out."""
 
 
 class IntegrationRead(BaseModel):
@@ -186,9 +190,11 @@ class IntegrationRead(BaseModel):
     key_prefix: str
     rate_limit_per_minute: int
     created_at: datetime
+    require_signature: bool = False
 
 
 class IntegrationCreated(IntegrationRead):
-    """A new integration: the key is shown once."""
+    """A new integration: the key is shown once (and a signing secret ninefold generated)."""
 
     key: str
+    signing_secret: str | None = None
