@@ -69,11 +69,9 @@ def require(role: str) -> Callable[..., Principal]:
             raise Unauthorized("missing bearer token: send 'Authorization: Bearer <token>'")
         clock = get_clock(request)
         with _factory(request)() as session, session.begin():
-            token = identity_store.find_active_token(
+            token = identity_store.authenticate_token(
                 session, secret=credentials.credentials, now=clock.now()
             )
-            if token is None:
-                raise Unauthorized("invalid, expired or revoked token")
             token.last_used_at = clock.now()
             principal = Principal(token.id, token.name, token.role, token.team_id)
         set_actor(f"token:{principal.name}")  # the actor of this request's audited changes

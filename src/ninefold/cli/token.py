@@ -19,8 +19,14 @@ app = typer.Typer(help="API tokens: create, list, revoke.", no_args_is_help=True
 def create(
     name: str = typer.Option(..., "--name", help="what the token is for"),
     role: str = typer.Option("viewer", "--role", help="viewer, responder or admin"),
-    team: str | None = typer.Option(None, "--team", help="limit the token to a team"),
-    expires_in: str | None = typer.Option(None, "--expires-in", help="e.g. 90d"),
+    team: str | None = typer.Option(
+        None,
+        "--team",
+        help="record a team on the token (not enforced yet: the role alone limits it)",
+    ),
+    expires_in: str | None = typer.Option(
+        None, "--expires-in", help="e.g. 30d or 12h; the token gets 401 afterwards"
+    ),
 ) -> None:
     """Create a token and print its secret once (only a hash is stored)."""
     now = SystemClock().now()

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from fastapi import APIRouter, status
 
 from ninefold.clock_utils import aware
+from ninefold.core.durations import parse_duration
 from ninefold.deps import Admin, ClockDep, SessionDep, Viewer
+from ninefold.errors import InvalidInput
 from ninefold.identity import store
 from ninefold.identity.schemas import TokenCreate, TokenCreated, TokenRead, WhoAmI
 
@@ -32,14 +36,18 @@ def list_tokens(_: Admin, session: SessionDep) -> list[TokenRead]:
 @router.post("/tokens", status_code=status.HTTP_201_CREATED)
 def create_token(body: TokenCreate, _: Admin, session: SessionDep, clock: ClockDep) -> TokenCreated:
     """Create a token; the secret is in the answer and nowhere else."""
+    now = clock.now()
+    expires_at = aware(body.expires_at) if body.expires_at else None
+    if body.expires_in is not None:
+        if expires_at is not None:
+            raise InvalidInput("give expires_at or expires_in, not both")
+        try:
+            expires_at = now + timedelta(seconds=parse_duration(body.expires_in))
+        except ValueError as exc:
+            raise InvalidInput(f"expires_in: {exc}") from None
     team = store.get_team(session, name=body.team) if body.team else None
     token, secret = store.create_token(
-        session,
-        name=body.name,
-        role=body.role,
-        now=clock.now(),
-        expires_at=aware(body.expires_at) if body.expires_at else None,
-        team=team,
+        session, name=body.name, role=body.role, now=now, expires_at=expires_at, team=team
     )
     return TokenCreated(token=secret, **TokenRead.model_validate(token).model_dump())
 

@@ -18,6 +18,8 @@ class TokenCreate(BaseModel):
     role: str = Field(pattern="^(" + "|".join(ROLES) + ")$")
     team: str | None = None
     expires_at: datetime | None = None
+    expires_in: str | None = Field(None, max_length=50)
+    """A duration such as ``30d`` (instead of ``expires_at``), counted from now."""
 
 
 class TokenRead(BaseModel):

@@ -8,7 +8,7 @@ from datetime import datetime
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from ninefold.errors import InvalidInput, NotFound
+from ninefold.errors import InvalidInput, NotFound, Unauthorized
 from ninefold.identity.models import ApiToken, Team, User
 from ninefold.identity.tokens import ROLES, hash_token, new_token
 
@@ -79,6 +79,21 @@ def find_active_token(session: Session, *, secret: str, now: datetime) -> ApiTok
         return None
     if token.expires_at is not None and token.expires_at <= now:
         return None
+    return token
+
+
+def authenticate_token(session: Session, *, secret: str, now: datetime) -> ApiToken:
+    """The live token for ``secret``; raise Unauthorized saying whether it is unknown, revoked or expired."""
+    token = session.scalar(select(ApiToken).where(ApiToken.token_hash == hash_token(secret)))
+    if token is None:
+        raise Unauthorized("invalid token")
+    if token.revoked_at is not None:
+        raise Unauthorized(f"token {token.id} ({token.name}) was revoked")
+    if token.expires_at is not None and token.expires_at <= now:
+        raise Unauthorized(
+            f"token {token.id} ({token.name}) expired at {token.expires_at.isoformat()}; "
+            "create a new one (ninefold token create --expires-in …)"
+        )
     return token
 
 
