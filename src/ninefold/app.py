@@ -68,8 +68,10 @@ def create_app(
     from ninefold.statuspage.api import admin_router as status_admin_router
     from ninefold.statuspage.api import router as status_router
     from ninefold.system.api import router as system_router
+    from ninefold.system.logsafe import install as install_log_filters
     from ninefold.web.wiring import install as install_web
 
+    install_log_filters()  # keys in paths and URLs, SQL rows: never in logs
     db = engine or make_engine(settings.database_url)
     run_engine = settings.engine_enabled if start_engine is None else start_engine
 

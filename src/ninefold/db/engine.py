@@ -13,6 +13,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
     """Create an engine for ``url`` with the pragmas ninefold relies on."""
+    # Statement parameters hold secrets (channel secrets, integration configs): keep them out of
+    # logs and of the text of database errors, which are logged.
+    kwargs.setdefault("hide_parameters", True)
     if url.startswith("sqlite"):
         engine = create_engine(
             url, connect_args={"check_same_thread": False, "timeout": 30}, **kwargs
