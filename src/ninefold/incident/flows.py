@@ -713,9 +713,8 @@ def add_responders(
     from ninefold.oncall import store as oncall_store
 
     _writable(incident)
-    given = [(k, v) for k, v in (("user", user), ("schedule", schedule)) if v is not None]
-    if escalation_policy is not None:
-        given.append(("escalation_policy", escalation_policy))
+    options = (("user", user), ("schedule", schedule), ("escalation_policy", escalation_policy))
+    given = [(k, v) for k, v in options if v is not None]
     if len(given) != 1:
         raise InvalidInput("give exactly one of user, schedule, escalation_policy")
     source, name = given[0]
