@@ -314,11 +314,6 @@ def flush(
     return FlushResult(group, notify, firing, resolved, new_firing, held)
 
 
-def find_route(tree: Route, route_id: str) -> Route | None:
-    """The route with ``route_id`` in the current tree (None if the routing file changed)."""
-    return next((r for r in tree.walk() if r.id == route_id), None)
-
-
 def select_due(session: Session, *, now: datetime, limit: int = 500) -> list[AlertGroup]:
     """Open groups whose next flush is due, oldest first, locked where the database can."""
     stmt = (

@@ -206,6 +206,13 @@ def group_alerts(session: Session, *, group_id: int) -> list[Alert]:
     return list(session.scalars(stmt))
 
 
+def first_alert_id(session: Session, *, group_id: int) -> int | None:
+    """The oldest alert of a group (where its escalation records its events)."""
+    return session.scalar(
+        select(func.min(AlertGroupMember.alert_id)).where(AlertGroupMember.group_id == group_id)
+    )
+
+
 def groups_of_alert(session: Session, *, alert_id: int) -> list[AlertGroup]:
     """Every group (open or closed) an alert was put in."""
     stmt = (

@@ -173,13 +173,3 @@ def next_level_at(policy: Policy, pos: Position) -> datetime | None:
     if exhausted(policy, pos):
         return None
     return pos.started_at + policy.levels[pos.level].delay
-
-
-def due_rules(
-    rules: Sequence[Rule], paged_at: datetime, now: datetime
-) -> tuple[list[tuple[int, Rule]], datetime | None]:
-    """Rules (with their index) due by ``now`` for a person paged at ``paged_at``, and when the
-    next one falls due (None when all are due)."""
-    due = [(i, r) for i, r in enumerate(rules) if paged_at + r.delay <= now]
-    later = [paged_at + r.delay for r in rules if paged_at + r.delay > now]
-    return due, min(later) if later else None

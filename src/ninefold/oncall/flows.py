@@ -18,7 +18,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from ninefold.alert import store as alert_store
-from ninefold.alert.models import Alert, AlertGroup
+from ninefold.alert.models import Alert, AlertEvent, AlertGroup
 from ninefold.errors import InvalidInput, NotFound
 from ninefold.integrations.notify.message import Notification, NotificationKind
 from ninefold.oncall import store
@@ -237,10 +237,16 @@ def _page_level(session: Session, esc: EscalationRow, *, now: datetime, public_u
 def _event(
     session: Session, esc: EscalationRow, kind: str, now: datetime, details: dict[str, Any]
 ) -> None:
-    members = alert_store.group_alerts(session, group_id=esc.group_id)
-    if members:
-        alert_store.add_event(
-            session, alert=members[0], kind=kind, at=now, details={"escalation": esc.id, **details}
+    first = alert_store.first_alert_id(session, group_id=esc.group_id)
+    if first is not None:
+        session.add(
+            AlertEvent(
+                alert_id=first,
+                kind=kind,
+                at=now,
+                actor=None,
+                details={"escalation": esc.id, **details},
+            )
         )
 
 
