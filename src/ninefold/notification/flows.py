@@ -114,6 +114,19 @@ def notification_from_document(document: Mapping[str, Any]) -> Notification:
     )
 
 
+def _row(channel_id: int, notification: Notification, now: datetime) -> dict[str, Any]:
+    """The outbox row that queues ``notification`` for a channel, due now."""
+    return {
+        "idempotency_key": notification.idempotency_key,
+        "channel_id": channel_id,
+        "notification": notification_document(notification),
+        "status": "pending",
+        "attempts": 0,
+        "next_attempt_at": now,
+        "created_at": now,
+    }
+
+
 def enqueue(
     session: Session, *, channel: str, notification: Notification, now: datetime
 ) -> OutboxItem:
@@ -125,18 +138,7 @@ def enqueue(
     """
     ch = store.get_channel(session, name=channel)
     now = ensure_utc(now)
-    store.insert_if_absent(
-        session,
-        values={
-            "idempotency_key": notification.idempotency_key,
-            "channel_id": ch.id,
-            "notification": notification_document(notification),
-            "status": "pending",
-            "attempts": 0,
-            "next_attempt_at": now,
-            "created_at": now,
-        },
-    )
+    store.insert_many_if_absent(session, rows=[_row(ch.id, notification, now)])
     item = store.item_by_key(session, idempotency_key=notification.idempotency_key)
     if item is None:  # pragma: no cover - the row was just inserted or already there
         raise RuntimeError("outbox row vanished after insert")
@@ -160,19 +162,7 @@ def enqueue_many(
     missing = sorted({name for name, _ in items if name not in ids})
     store.insert_many_if_absent(
         session,
-        rows=[
-            {
-                "idempotency_key": n.idempotency_key,
-                "channel_id": ids[name],
-                "notification": notification_document(n),
-                "status": "pending",
-                "attempts": 0,
-                "next_attempt_at": now,
-                "created_at": now,
-            }
-            for name, n in items
-            if name in ids
-        ],
+        rows=[_row(ids[name], n, now) for name, n in items if name in ids],
     )
     return missing
 

@@ -48,14 +48,6 @@ def add_channel(
     return row
 
 
-def insert_if_absent(session: Session, *, values: dict[str, Any]) -> None:
-    """INSERT an outbox row unless one with the same idempotency key exists (ON CONFLICT DO NOTHING)."""
-    table = cast(Table, OutboxItem.__table__)
-    conn = session.connection()
-    ins = postgresql.insert(table) if conn.dialect.name == "postgresql" else sqlite.insert(table)
-    conn.execute(ins.values(**values).on_conflict_do_nothing(index_elements=["idempotency_key"]))
-
-
 def item_by_key(session: Session, *, idempotency_key: str) -> OutboxItem | None:
     """The outbox row with ``idempotency_key``, if any."""
     return session.scalar(select(OutboxItem).where(OutboxItem.idempotency_key == idempotency_key))
