@@ -26,13 +26,13 @@ from collections.abc import Iterable, Mapping
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
-from urllib.parse import urlsplit
 
 from sqlalchemy import event, insert, inspect
 from sqlalchemy.orm import InstanceState, Mapper, Session, UOWTransaction, sessionmaker
 
 from ninefold.audit import context
 from ninefold.audit.models import AuditEntry
+from ninefold.system.logsafe import mask_url
 
 EXCLUDED_TABLES: frozenset[str] = frozenset(
     {
@@ -111,24 +111,10 @@ def redact(table: str, values: Mapping[str, Any]) -> dict[str, Any]:
         if value is not None and (key in secret_cols or _SECRET_NAME.search(key)):
             out[key] = REDACTED
         elif key in url_cols and isinstance(value, str):
-            out[key] = _mask_url(value)
+            out[key] = mask_url(value)  # credential in the path (Slack, Teams): host only
         else:
             out[key] = _scrub(_jsonable(value))
     return out
-
-
-def _mask_url(value: str) -> str:
-    """Webhook URLs often carry their credential in the path (Slack, Teams): keep the host only."""
-    try:
-        parts = urlsplit(value)
-    except ValueError:
-        return REDACTED
-    if not parts.scheme or not parts.netloc:
-        return value  # an email address or a plain name
-    host = parts.hostname or ""
-    port = f":{parts.port}" if parts.port else ""
-    rest = "/…" if parts.path.strip("/") or parts.query else ""
-    return f"{parts.scheme}://{host}{port}{rest}"
 
 
 def _scrub(value: Any) -> Any:
