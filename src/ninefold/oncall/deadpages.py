@@ -24,7 +24,7 @@ def escalate_after_dead_page(
     """If ``idempotency_key`` is an escalation page of the level now paging, page the next level
     at once; returns whether it did."""
     from ninefold.oncall.escalation import Position, exhausted
-    from ninefold.oncall.flows import _event, policy_of, step
+    from ninefold.oncall.flows import escalation_event, policy_of, step
 
     found = _KEY.match(idempotency_key)
     if found is None:
@@ -40,7 +40,7 @@ def escalate_after_dead_page(
     delay = policy.levels[min(esc.level, len(policy.levels) - 1)].delay
     if esc.level_started_at + delay <= now:
         return False  # the next level is due anyway
-    _event(session, esc, "page_dead", now, {"key": idempotency_key, "error": error})
+    escalation_event(session, esc, "page_dead", now, {"key": idempotency_key, "error": error})
     # Pretend the level's delay has run out now: the next step enters the next level at ``now``.
     esc.level_started_at = now - delay
     esc.paged = []  # the people of this level were paged already: no second round for them

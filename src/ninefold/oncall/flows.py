@@ -164,7 +164,7 @@ def step(session: Session, esc: EscalationRow, *, now: datetime, public_url: str
                 entered.started_at,
             )
             esc.paged = []
-            _event(session, esc, "escalated", now, {"level": esc.level, "loop": esc.loop})
+            escalation_event(session, esc, "escalated", now, {"level": esc.level, "loop": esc.loop})
     if not esc.paged:
         targets = (
             (Target("user", esc.assignee),)
@@ -173,7 +173,7 @@ def step(session: Session, esc: EscalationRow, *, now: datetime, public_url: str
         )
         esc.paged = resolve_targets(session, targets, esc.level_started_at)
         if not esc.paged:
-            _event(session, esc, "nobody_to_page", now, {"level": esc.level})
+            escalation_event(session, esc, "nobody_to_page", now, {"level": esc.level})
     queued += _page_level(session, esc, now=now, public_url=public_url)
     nexts = [_next_rule_at(session, esc, now)]
     if policy is not None and esc.assignee is None:
@@ -221,10 +221,12 @@ def _page_level(session: Session, esc: EscalationRow, *, now: datetime, public_u
             try:
                 enqueue(session, channel=rule.channel, notification=note, now=now)
             except NotFound as exc:
-                _event(session, esc, "page_failed", now, {"user": user, "error": exc.message})
+                escalation_event(
+                    session, esc, "page_failed", now, {"user": user, "error": exc.message}
+                )
                 continue
             queued += 1
-            _event(
+            escalation_event(
                 session,
                 esc,
                 "paged",
@@ -234,7 +236,7 @@ def _page_level(session: Session, esc: EscalationRow, *, now: datetime, public_u
     return queued
 
 
-def _event(
+def escalation_event(
     session: Session, esc: EscalationRow, kind: str, now: datetime, details: dict[str, Any]
 ) -> None:
     first = alert_store.first_alert_id(session, group_id=esc.group_id)
@@ -265,7 +267,7 @@ def end_escalation(session: Session, *, group_id: int, now: datetime) -> None:
         esc.status = "resolved"
         esc.resolved_at = now
         esc.next_step_at = None
-        _event(session, esc, "escalation_resolved", now, {})
+        escalation_event(session, esc, "escalation_resolved", now, {})
 
 
 def acknowledge_alert(session: Session, *, alert_id: int, actor: str, now: datetime) -> None:
@@ -277,7 +279,7 @@ def acknowledge_alert(session: Session, *, alert_id: int, actor: str, now: datet
             esc.acknowledged_at = now
             esc.acknowledged_by = actor
             esc.next_step_at = None
-            _event(session, esc, "escalation_acknowledged", now, {"by": actor})
+            escalation_event(session, esc, "escalation_acknowledged", now, {"by": actor})
 
 
 def snooze_alert(
@@ -291,7 +293,7 @@ def snooze_alert(
     for esc in escs:
         esc.status = "snoozed"
         esc.next_step_at = until
-        _event(session, esc, "snoozed", now, {"until": until.isoformat(), "by": actor})
+        escalation_event(session, esc, "snoozed", now, {"until": until.isoformat(), "by": actor})
     return escs
 
 
@@ -312,7 +314,7 @@ def reassign_alert(
         esc.paged = []
         esc.acknowledged_at = None
         esc.acknowledged_by = None
-        _event(session, esc, "reassigned", now, {"to": user, "by": actor})
+        escalation_event(session, esc, "reassigned", now, {"to": user, "by": actor})
         queued += step(session, esc, now=now, public_url=public_url)
     return queued
 
