@@ -29,16 +29,9 @@ class SloInput:
 
 
 @dataclass(frozen=True)
-class SloResult:
-    """An SLO's figures over the period."""
+class SloResult(SloInput):
+    """An SLO's figures over the period: its input and what was computed from it."""
 
-    name: str
-    service: str
-    team: str
-    tier: int
-    objective: float
-    good: float
-    total: float
     sli: float | None
     met: bool | None
     budget_consumed: float | None
@@ -59,25 +52,12 @@ class Attainment:
 def slo_result(s: SloInput) -> SloResult:
     """The SLI, met flag and budget consumed of one SLO."""
     if s.total <= 0:
-        return SloResult(
-            s.name, s.service, s.team, s.tier, s.objective, s.good, s.total, None, None, None
-        )
+        return SloResult(**vars(s), sli=None, met=None, budget_consumed=None)
     good = min(max(s.good, 0.0), s.total)
     sli = good / s.total
     consumed = (1.0 - sli) / (1.0 - s.objective) if s.objective < 1.0 else None
     # 1e-12: an SLI equal to the objective up to float error counts as met
-    return SloResult(
-        s.name,
-        s.service,
-        s.team,
-        s.tier,
-        s.objective,
-        s.good,
-        s.total,
-        sli,
-        sli >= s.objective - 1e-12,
-        consumed,
-    )
+    return SloResult(**vars(s), sli=sli, met=sli >= s.objective - 1e-12, budget_consumed=consumed)
 
 
 def attainment(group: str, results: Iterable[SloResult]) -> Attainment:
