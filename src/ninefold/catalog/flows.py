@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -270,16 +270,29 @@ def _desired(catalog: Catalog) -> Snapshot:
     return out
 
 
+# kinds whose snapshot values are plain columns of one row, named like the row's attributes
+_PLAIN_FIELDS = {
+    "user": ("email", "display_name", "role", "timezone"),
+    "channel": ("kind", "target", "secret", "enabled"),
+    "incident_severity": ("rank", "description", "channels"),
+    "incident_role": ("description",),
+}
+
+
+def _plain_rows(session: Session) -> dict[str, Sequence[Any]]:
+    return {
+        "user": store.all_users(session),
+        "channel": channel_store.list_channels(session),
+        "incident_severity": incident_store.severities(session),
+        "incident_role": incident_store.roles(session),
+    }
+
+
 def _current(session: Session) -> Snapshot:
     out: Snapshot = {kind: {} for kind in KINDS}
-    for user in store.all_users(session):
-        out["user"][user.name] = {
-            "email": user.email,
-            "display_name": user.display_name,
-            "role": user.role,
-            "timezone": user.timezone,
-            "managed": user.managed,
-        }
+    for kind, rows in _plain_rows(session).items():
+        for row in rows:
+            out[kind][row.name] = {f: getattr(row, f) for f in (*_PLAIN_FIELDS[kind], "managed")}
     for team in store.all_teams(session):
         out["team"][team.name] = {
             "display_name": team.display_name,
@@ -317,14 +330,6 @@ def _current(session: Session) -> Snapshot:
             "spec": slo.spec,
             "managed": slo.managed,
         }
-    for channel in channel_store.list_channels(session):
-        out["channel"][channel.name] = {
-            "kind": channel.kind,
-            "target": channel.target,
-            "secret": channel.secret,
-            "enabled": channel.enabled,
-            "managed": channel.managed,
-        }
     for sched in oncall_store.list_schedules(session):
         out["schedule"][sched.name] = {
             "team": sched.team.name if sched.team else None,
@@ -345,18 +350,6 @@ def _current(session: Session) -> Snapshot:
         out["notification_rules"][person] = {
             "rules": [[r.delay_seconds, r.channel] for r in rules],
             "managed": all(r.managed for r in rules),
-        }
-    for sev in incident_store.severities(session):
-        out["incident_severity"][sev.name] = {
-            "rank": sev.rank,
-            "description": sev.description,
-            "channels": list(sev.channels),
-            "managed": sev.managed,
-        }
-    for role in incident_store.roles(session):
-        out["incident_role"][role.name] = {
-            "description": role.description,
-            "managed": role.managed,
         }
     out.update(statuspage_catalog.current(session))
     return out
@@ -467,16 +460,32 @@ def _assign(row: Any, values: dict[str, Any], skip: Iterable[str] = ()) -> None:
             setattr(row, key, value)
 
 
+def _upsert_plain(
+    session: Session,
+    desired: Snapshot,
+    touched: set[tuple[str, str]],
+    kind: str,
+    rows: dict[str, Any],
+    model: type[Any],
+    now: datetime,
+) -> None:
+    """Create or update the touched ``kind`` rows (a plain-column kind) from the desired values;
+    ``rows`` (name to row) gains the new ones. Stamps ``updated_at`` where the model has it."""
+    for name, values in desired[kind].items():
+        if (kind, name) in touched:
+            row = rows.get(name) or model(name=name, created_at=now)
+            _assign(row, values)
+            if hasattr(model, "updated_at"):
+                row.updated_at = now
+            rows[name] = row
+            session.add(row)
+    session.flush()
+
+
 def _write(session: Session, desired: Snapshot, diff: Diff, now: datetime) -> None:
     touched = {(c.kind, c.name) for c in diff.changes if c.op in ("create", "update")}
     users = {u.name: u for u in store.all_users(session)}
-    for name, values in desired["user"].items():
-        if ("user", name) in touched:
-            user = users.get(name) or User(name=name, created_at=now)
-            _assign(user, values)
-            users[name] = user
-            session.add(user)
-    session.flush()
+    _upsert_plain(session, desired, touched, "user", users, User, now)
 
     teams = {t.name: t for t in store.all_teams(session)}
     for name, values in desired["team"].items():
@@ -553,12 +562,7 @@ def _write_oncall(
 ) -> None:
     """Channels, then schedules, policies and rules through the on-call flows (managed)."""
     channels = {c.name: c for c in channel_store.list_channels(session)}
-    for name, values in desired["channel"].items():
-        if ("channel", name) in touched:
-            row = channels.get(name) or NotificationChannel(name=name, created_at=now)
-            _assign(row, values)
-            session.add(row)
-    session.flush()
+    _upsert_plain(session, desired, touched, "channel", channels, NotificationChannel, now)
     for name, values in desired["schedule"].items():
         if ("schedule", name) in touched:
             oncall_flows.put_schedule(
@@ -600,20 +604,11 @@ def _write_incident_config(
 ) -> None:
     """Incident severities and custom roles (managed)."""
     severities = {r.name: r for r in incident_store.severities(session)}
-    for name, values in desired["incident_severity"].items():
-        if ("incident_severity", name) in touched:
-            sev = severities.get(name) or IncidentSeverityRow(name=name, created_at=now)
-            _assign(sev, values)
-            sev.updated_at = now
-            session.add(sev)
+    _upsert_plain(
+        session, desired, touched, "incident_severity", severities, IncidentSeverityRow, now
+    )
     roles = {r.name: r for r in incident_store.roles(session)}
-    for name, values in desired["incident_role"].items():
-        if ("incident_role", name) in touched:
-            role = roles.get(name) or IncidentRoleRow(name=name, created_at=now)
-            _assign(role, values)
-            role.updated_at = now
-            session.add(role)
-    session.flush()
+    _upsert_plain(session, desired, touched, "incident_role", roles, IncidentRoleRow, now)
 
 
 def _sync_members(team: Team, wanted: list[list[str]], users: dict[str, User]) -> None:
