@@ -7,12 +7,11 @@ from typing import Annotated
 from fastapi import APIRouter, Query, status
 from pydantic import AwareDatetime
 
-from ninefold.alert import store as alert_store
 from ninefold.deploy import flows, store
 from ninefold.deploy.models import Deployment
 from ninefold.deploy.schemas import DeploymentCreate, DeploymentPage, DeploymentRead
 from ninefold.deps import ClockDep, Responder, SessionDep, Viewer
-from ninefold.errors import InvalidInput, NotFound
+from ninefold.incident import flows as incident_flows
 
 router = APIRouter(tags=["deployments"])
 
@@ -55,12 +54,7 @@ def list_deployments(
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> DeploymentPage:
     """Deploys, newest first, optionally of one service and since a time."""
-    service_id = None
-    if service is not None:
-        try:
-            service_id = alert_store.service_id(session, name=service)
-        except NotFound:
-            raise InvalidInput(f"service: unknown service {service!r}") from None
+    service_id = None if service is None else incident_flows.service_id(session, service)
     rows, total = store.list_deployments(
         session, service_id=service_id, since=since, limit=limit, offset=offset
     )

@@ -6,10 +6,9 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
-from ninefold.alert import store as alert_store
 from ninefold.deploy.models import Deployment
 from ninefold.deploy.schemas import DeploymentCreate
-from ninefold.errors import InvalidInput, NotFound
+from ninefold.errors import InvalidInput
 
 
 def record(
@@ -19,10 +18,7 @@ def record(
     from ninefold.incident import flows as incident_flows
     from ninefold.incident import store as incident_store
 
-    try:
-        service_id = alert_store.service_id(session, name=body.service)
-    except NotFound:
-        raise InvalidInput(f"service: unknown service {body.service!r}") from None
+    service_id = incident_flows.service_id(session, body.service)
     deployed_at = body.deployed_at or now
     if deployed_at > now:
         raise InvalidInput(f"deployed_at: {deployed_at.isoformat()} is in the future")

@@ -8,9 +8,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Query, status
 from sqlalchemy.orm import Session
 
-from ninefold.alert import store as alert_store
 from ninefold.deps import ClockDep, Responder, SessionDep, Viewer
-from ninefold.errors import InvalidInput, NotFound
 from ninefold.incident import flows, store
 from ninefold.incident.catalog import BUILTIN_ROLES
 from ninefold.incident.models import Incident, TimelineEntry
@@ -188,12 +186,7 @@ def list_incidents(
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> IncidentPage:
     """Incidents, newest first; ``status=active`` is everything not resolved."""
-    service_id = None
-    if service is not None:
-        try:
-            service_id = alert_store.service_id(session, name=service)
-        except NotFound:
-            raise InvalidInput(f"service: unknown service {service!r}") from None
+    service_id = None if service is None else flows.service_id(session, service)
     rows, total = store.list_incidents(
         session,
         status=status_,

@@ -76,14 +76,16 @@ def severity_def(session: Session, name: str) -> SeverityDef:
     raise InvalidInput(f"severity: unknown {name!r}; one of {', '.join(d.name for d in defs)}")
 
 
+def service_id(session: Session, name: str, field: str = "service") -> int:
+    """The id of the service ``name``; InvalidInput on ``field`` when there is none."""
+    try:
+        return alert_store.service_id(session, name=name)
+    except NotFound:
+        raise InvalidInput(f"{field}: unknown service {name!r}") from None
+
+
 def _service_ids(session: Session, names: Sequence[str]) -> list[int]:
-    out: list[int] = []
-    for name in names:
-        try:
-            out.append(alert_store.service_id(session, name=name))
-        except NotFound:
-            raise InvalidInput(f"services: unknown service {name!r}") from None
-    return out
+    return [service_id(session, name, "services") for name in names]
 
 
 def _user_id(session: Session, name: str, field: str = "user") -> int:
