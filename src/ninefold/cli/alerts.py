@@ -1,6 +1,7 @@
 """Alert and silence commands on the configured database (like ``ninefold slo``).
 
-``ninefold alert create|list|show|ack|resolve`` and ``ninefold silence list|create|expire``.
+``ninefold alert create|list|show|ack|snooze|resolve``, ``ninefold silence list|create|expire``
+and ``ninefold maintenance list|add|end``.
 Alerts raised here go through ``dispatch.intake`` with the configured routing file, so they
 are routed, silenced and queued for notification like any other; the server delivers them.
 """
@@ -18,17 +19,23 @@ from ninefold.alert import dispatch, flows, store
 from ninefold.alert.api import alert_read
 from ninefold.alert.manual import ManualAlert, raise_alert
 from ninefold.alert.matchers import MatchOp, parse_matcher
-from ninefold.alert.models import SilenceRow
+from ninefold.alert.models import MaintenanceWindow, SilenceRow
 from ninefold.alert.silence import check_new, from_api, state
+from ninefold.audit.context import cli_actor
 from ninefold.cli.common import Output, console, fail, print_json, session_scope, settings
 from ninefold.config import Settings
 from ninefold.core.clock import SystemClock
 from ninefold.core.durations import parse_duration
+from ninefold.errors import NinefoldError
 
 alert_app = typer.Typer(
-    help="Alerts: create, list, show, acknowledge, resolve.", no_args_is_help=True
+    help="Alerts: create, list, show, acknowledge, snooze, resolve.", no_args_is_help=True
 )
 silence_app = typer.Typer(help="Silences: list, create, expire.", no_args_is_help=True)
+maintenance_app = typer.Typer(
+    help="Maintenance windows of services (alerts are kept, not paged): list, add, end.",
+    no_args_is_help=True,
+)
 
 _SEVERITY_STYLE = {"critical": "bold red", "error": "red", "warning": "yellow", "info": "dim"}
 _STATUS_STYLE = {"firing": "bold red", "resolved": "green"}
@@ -49,15 +56,6 @@ def _routing(cfg: Settings) -> dispatch.Routing | None:
         return dispatch.load_routing(cfg.routing_file)
     default = getattr(dispatch, "default_routing", None)  # as the server does without a file
     return default() if default is not None else None
-
-
-def _actor() -> str:
-    import getpass
-
-    try:
-        return f"cli:{getpass.getuser()}"
-    except (KeyError, OSError):
-        return "cli"
 
 
 def _print_alert(data: dict[str, Any]) -> None:
@@ -92,7 +90,9 @@ def create(
     severity: str = typer.Option("error", "--severity", help="critical, error, warning, info"),
     label: list[str] = typer.Option([], "--label", "-l", help="name=value (repeatable)"),
     detail: list[str] = typer.Option([], "--detail", "-d", help="name=value (repeatable)"),
-    description: str | None = typer.Option(None, "--description"),
+    description: str | None = typer.Option(
+        None, "--description", help="longer text for responders"
+    ),
     dedup_key: str | None = typer.Option(None, "--dedup-key", help="re-sending updates the alert"),
     output: Output = typer.Option(Output.table, "--output", "-o"),
 ) -> None:
@@ -117,7 +117,7 @@ def create(
         alert_id, outcome, _ = raise_alert(
             session,
             body=body,
-            actor=_actor(),
+            actor=cli_actor(),
             routing=_routing(cfg),
             now=SystemClock().now(),
             public_url=cfg.public_url,
@@ -132,10 +132,16 @@ def create(
 @alert_app.command("list")
 def list_(
     status: str | None = typer.Option(None, "--status", help="firing or resolved"),
-    service: str | None = typer.Option(None, "--service", "-s"),
-    severity: str | None = typer.Option(None, "--severity"),
-    source: str | None = typer.Option(None, "--source"),
-    limit: int = typer.Option(50, "--limit", min=1, max=500),
+    service: str | None = typer.Option(None, "--service", "-s", help="only this catalog service"),
+    severity: str | None = typer.Option(
+        None, "--severity", help="only this severity: critical, error, warning or info"
+    ),
+    source: str | None = typer.Option(
+        None,
+        "--source",
+        help="only this source (the list's source column, e.g. manual or heartbeat)",
+    ),
+    limit: int = typer.Option(50, "--limit", min=1, max=500, help="show at most this many"),
     output: Output = typer.Option(Output.table, "--output", "-o"),
 ) -> None:
     """Alerts, newest first."""
@@ -166,7 +172,7 @@ def list_(
 
 @alert_app.command("show")
 def show(
-    alert_id: int = typer.Argument(...),
+    alert_id: int = typer.Argument(..., help="alert id (see ninefold alert list)"),
     output: Output = typer.Option(Output.table, "--output", "-o"),
 ) -> None:
     """One alert and its history."""
@@ -183,17 +189,17 @@ def show(
 
 
 @alert_app.command("ack")
-def ack(alert_id: int = typer.Argument(...)) -> None:
+def ack(alert_id: int = typer.Argument(..., help="alert id (see ninefold alert list)")) -> None:
     """Acknowledge a firing alert."""
     with session_scope() as session:
         alert = store.get_alert(session, alert_id=alert_id)
-        flows.acknowledge(session, alert=alert, actor=_actor(), now=SystemClock().now())
+        flows.acknowledge(session, alert=alert, actor=cli_actor(), now=SystemClock().now())
     console.print(f"alert {alert_id} acknowledged")
 
 
 @alert_app.command("snooze")
 def snooze(
-    alert_id: int = typer.Argument(...),
+    alert_id: int = typer.Argument(..., help="alert id (see ninefold alert list)"),
     minutes: int = typer.Option(30, "--minutes", min=1, max=7 * 24 * 60, help="how long"),
 ) -> None:
     """Hold a firing alert's pages; its escalation pages the current level again afterwards."""
@@ -203,18 +209,18 @@ def snooze(
     with session_scope() as session:
         alert = store.get_alert(session, alert_id=alert_id)
         flows.snooze(
-            session, alert=alert, until=now + timedelta(minutes=minutes), actor=_actor(), now=now
+            session, alert=alert, until=now + timedelta(minutes=minutes), actor=cli_actor(), now=now
         )
     console.print(f"alert {alert_id} snoozed for {minutes} minutes")
 
 
 @alert_app.command("resolve")
-def resolve(alert_id: int = typer.Argument(...)) -> None:
+def resolve(alert_id: int = typer.Argument(..., help="alert id (see ninefold alert list)")) -> None:
     """Resolve an alert by hand."""
     now = SystemClock().now()
     with session_scope() as session:
         alert = store.get_alert(session, alert_id=alert_id)
-        flows.resolve(session, alert=alert, at=now, actor=_actor(), now=now)
+        flows.resolve(session, alert=alert, at=now, actor=cli_actor(), now=now)
     console.print(f"alert {alert_id} resolved")
 
 
@@ -272,7 +278,7 @@ def silence_list(
 def silence_create(
     matcher: list[str] = typer.Argument(..., help='matchers such as service="api" or job=~"db.*"'),
     duration: str = typer.Option("1h", "--duration", help="how long, e.g. 2h or 1d"),
-    comment: str = typer.Option(..., "--comment", "-c"),
+    comment: str = typer.Option(..., "--comment", "-c", help="why (shown with the silence)"),
     author: str | None = typer.Option(None, "--author", help="default: cli:<user>"),
     output: Output = typer.Option(Output.table, "--output", "-o"),
 ) -> None:
@@ -295,7 +301,7 @@ def silence_create(
         ],
         "startsAt": now.isoformat(),
         "endsAt": (now + timedelta(seconds=seconds)).isoformat(),
-        "createdBy": author or _actor(),
+        "createdBy": author or cli_actor(),
         "comment": comment,
     }
     try:
@@ -323,7 +329,9 @@ def silence_create(
 
 
 @silence_app.command("expire")
-def silence_expire(silence_id: int = typer.Argument(...)) -> None:
+def silence_expire(
+    silence_id: int = typer.Argument(..., help="silence id (see ninefold silence list)"),
+) -> None:
     """End a silence now."""
     now = SystemClock().now()
     with session_scope() as session:
@@ -337,7 +345,89 @@ def silence_expire(silence_id: int = typer.Argument(...)) -> None:
     console.print(f"silence {silence_id} expired")
 
 
+def _window_dict(row: MaintenanceWindow) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "service": row.service.name,
+        "start": row.starts_at,
+        "end": row.ends_at,
+        "reason": row.reason,
+        "created_by": row.created_by,
+    }
+
+
+@maintenance_app.command("list")
+def maintenance_list(
+    service: str | None = typer.Option(None, "--service", help="only this service"),
+    output: Output = typer.Option(Output.table, "--output", "-o"),
+) -> None:
+    """Maintenance windows that are not over yet."""
+    with session_scope() as session:
+        sid = store.service_id(session, name=service) if service else None
+        rows = [
+            _window_dict(r)
+            for r in store.maintenance_windows(session, service_id=sid, now=SystemClock().now())
+        ]
+    if output == Output.json:
+        print_json(rows)
+        return
+    table = Table("id", "service", "start", "end", "reason", "by")
+    for r in rows:
+        table.add_row(
+            str(r["id"]),
+            r["service"],
+            f"{r['start']:%Y-%m-%d %H:%M}Z",
+            f"{r['end']:%Y-%m-%d %H:%M}Z",
+            r["reason"],
+            r["created_by"],
+        )
+    console.print(table)
+
+
+@maintenance_app.command("add")
+def maintenance_add(
+    service: str = typer.Argument(..., help="the service under maintenance"),
+    duration: str = typer.Option("1h", "--duration", help="how long from --start, e.g. 2h"),
+    start: str | None = typer.Option(None, "--start", help="RFC 3339 time (default: now)"),
+    reason: str = typer.Option("", "--reason", "-r", help="why (shown with the window)"),
+) -> None:
+    """Hold the pages of a service's alerts from --start (now) for --duration."""
+    from ninefold.clock_utils import parse_time
+
+    now = SystemClock().now()
+    try:
+        begin = parse_time(start) if start else now
+        seconds = parse_duration(duration)
+    except ValueError as exc:
+        fail(str(exc), 2)
+    except NinefoldError as exc:
+        fail(exc.message, 2)
+    with session_scope() as session:
+        row = flows.plan_maintenance(
+            session,
+            service=service,
+            start=begin,
+            end=begin + timedelta(seconds=seconds),
+            reason=reason,
+            actor=cli_actor(),
+            now=now,
+        )
+        window_id = row.id
+    console.print(f"maintenance window {window_id} on {service}")
+
+
+@maintenance_app.command("end")
+def maintenance_end(
+    window_id: int = typer.Argument(..., help="window id (see ninefold maintenance list)"),
+) -> None:
+    """End a maintenance window now (held alerts page at their group's next flush)."""
+    with session_scope() as session:
+        flows.end_maintenance(session, window_id=window_id, service=None, now=SystemClock().now())
+    console.print(f"maintenance window {window_id} ended")
+
+
 def register(app: typer.Typer) -> None:
-    """Add the alert and silence commands to ``app``."""
+    """Add the alert, silence and maintenance commands to ``app``."""
     app.add_typer(alert_app, name="alert")
     app.add_typer(silence_app, name="silence")
+    app.add_typer(maintenance_app, name="maintenance")
