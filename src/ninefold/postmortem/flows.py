@@ -451,8 +451,10 @@ def link_repeats(session: Session, *, incident: Incident, now: datetime) -> list
     for past in list(candidates):
         if past.declared_at == incident.declared_at and past.id > incident.id:
             continue
+        if store.repeat(session, incident_id=incident.id, earlier_id=past.id) is not None:
+            continue  # already linked: no need to load its shape again
         found = similarity.match(shape, _shape(session, past))
-        if found is None or store.repeat(session, incident_id=incident.id, earlier_id=past.id):
+        if found is None:
             continue
         row = IncidentRepeat(
             incident_id=incident.id,
