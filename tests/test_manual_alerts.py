@@ -272,3 +272,49 @@ def test_cli_silence_keeps_a_manual_alert_from_paging(
 def _pages(factory: sessionmaker[Session]) -> list[dict[str, Any]]:
     with factory() as s:
         return [o.notification for o in s.scalars(select(OutboxItem).order_by(OutboxItem.id))]
+
+
+def test_cli_maintenance_window_holds_a_services_pages(
+    cli_db: str,
+    session_factory: sessionmaker[Session],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    routing = tmp_path / "routing.yml"
+    routing.write_text(
+        "route: {receiver: ops, group_wait: 0s, group_by: ['...']}\n"
+        "receivers: [{name: ops, channels: [ops-hook]}]\n",
+        encoding="utf-8",
+    )
+    monkeypatch.setenv("NINEFOLD_ROUTING_FILE", str(routing))
+    with session_factory() as s, s.begin():
+        s.add(
+            NotificationChannel(
+                name="ops-hook", kind="webhook", target="http://127.0.0.1:9/h", created_at=T0
+            )
+        )
+    out = _run("maintenance", "add", "checkout", "--duration", "2h", "-r", "db upgrade").stdout
+    assert "maintenance window" in out
+    [window] = json.loads(_run("maintenance", "list", "-o", "json").stdout)
+    assert (window["service"], window["reason"]) == ("checkout", "db upgrade")
+    assert window["created_by"].startswith("cli:")
+
+    _run("alert", "create", "slow during upgrade", "--service", "checkout", "-l", "run=1")
+    assert _pages(session_factory) == []  # held: stored, not paged
+    with session_factory() as s:
+        [alert] = s.scalars(select(Alert))
+        assert alert.suppression == {"kind": "maintenance", "window": window["id"]}
+
+    assert "ended" in _run("maintenance", "end", str(window["id"])).stdout
+    assert json.loads(_run("maintenance", "list", "-o", "json").stdout) == []
+    _run("alert", "create", "slow after upgrade", "--service", "checkout", "-l", "run=2")
+    assert [p["title"] for p in _pages(session_factory)] == ["slow after upgrade"]
+
+    missing = runner.invoke(cli, ["maintenance", "end", "999"])
+    assert missing.exit_code == 1
+    assert "maintenance window 999 not found" in missing.output
+    ghost = runner.invoke(cli, ["maintenance", "add", "ghost"])
+    assert ghost.exit_code == 1
+    bad = runner.invoke(cli, ["maintenance", "add", "checkout", "--start", "tomorrow"])
+    assert bad.exit_code == 2
+    assert "invalid time" in bad.output

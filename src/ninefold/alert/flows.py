@@ -11,9 +11,9 @@ from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
 from ninefold.alert import groups, store
-from ninefold.alert.models import Alert, AlertEvent, Integration
+from ninefold.alert.models import Alert, AlertEvent, Integration, MaintenanceWindow
 from ninefold.alert.normalize import Incoming
-from ninefold.errors import InvalidInput
+from ninefold.errors import InvalidInput, NotFound
 
 
 @dataclass(frozen=True)
@@ -237,3 +237,48 @@ def expire(session: Session, *, now: datetime) -> int:
         assert alert.ends_at is not None
         resolve(session, alert=alert, at=alert.ends_at, actor="expiry", now=now)
     return len(rows)
+
+
+def plan_maintenance(
+    session: Session,
+    *,
+    service: str,
+    start: datetime,
+    end: datetime,
+    reason: str,
+    actor: str,
+    now: datetime,
+) -> MaintenanceWindow:
+    """Hold the pages of ``service``'s alerts over [start, end); InvalidInput for a bad range."""
+    from ninefold.clock_utils import aware
+
+    start, end = aware(start), aware(end)
+    if end <= start:
+        raise InvalidInput("end: must be after start")
+    if end <= now:
+        raise InvalidInput("end: the window would be over already")
+    row = MaintenanceWindow(
+        service_id=store.service_id(session, name=service),
+        starts_at=start,
+        ends_at=end,
+        reason=reason,
+        created_by=actor,
+        created_at=now,
+    )
+    session.add(row)
+    session.flush()
+    return row
+
+
+def end_maintenance(
+    session: Session, *, window_id: int, service: str | None, now: datetime
+) -> MaintenanceWindow:
+    """End a maintenance window now; held alerts page at their group's next flush."""
+    row = session.get(MaintenanceWindow, window_id)
+    if row is None or (
+        service is not None and row.service_id != store.service_id(session, name=service)
+    ):
+        where = f" on service {service!r}" if service else ""
+        raise NotFound(f"maintenance window {window_id} not found{where}")
+    row.ends_at = min(row.ends_at, now)
+    return row

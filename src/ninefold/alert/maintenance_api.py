@@ -7,11 +7,9 @@ from datetime import datetime
 from fastapi import APIRouter, Response, status
 from pydantic import BaseModel, Field
 
-from ninefold.alert import store
+from ninefold.alert import flows, store
 from ninefold.alert.models import MaintenanceWindow
-from ninefold.clock_utils import aware
 from ninefold.deps import ClockDep, Responder, SessionDep, Viewer
-from ninefold.errors import InvalidInput, NotFound
 
 router = APIRouter(tags=["alerts"])
 
@@ -51,22 +49,15 @@ def create_window(
     name: str, body: WindowWrite, who: Responder, session: SessionDep, clock: ClockDep
 ) -> WindowRead:
     """Plan a maintenance window; alerts of the service during it are held back and marked."""
-    now = clock.now()
-    start, end = aware(body.start), aware(body.end)
-    if end <= start:
-        raise InvalidInput("end: must be after start")
-    if end <= now:
-        raise InvalidInput("end: the window would be over already")
-    row = MaintenanceWindow(
-        service_id=store.service_id(session, name=name),
-        starts_at=start,
-        ends_at=end,
+    row = flows.plan_maintenance(
+        session,
+        service=name,
+        start=body.start,
+        end=body.end,
         reason=body.reason,
-        created_by=f"token:{who.name}",
-        created_at=now,
+        actor=f"token:{who.name}",
+        now=clock.now(),
     )
-    session.add(row)
-    session.flush()
     session.refresh(row)
     return _read(row)
 
@@ -83,9 +74,5 @@ def end_window(
     name: str, window_id: int, _: Responder, session: SessionDep, clock: ClockDep
 ) -> Response:
     """End a maintenance window now (held alerts page at their group's next flush)."""
-    sid = store.service_id(session, name=name)
-    row = session.get(MaintenanceWindow, window_id)
-    if row is None or row.service_id != sid:
-        raise NotFound(f"maintenance window {window_id} not found on service {name!r}")
-    row.ends_at = min(row.ends_at, clock.now())
+    flows.end_maintenance(session, window_id=window_id, service=name, now=clock.now())
     return Response(status_code=status.HTTP_204_NO_CONTENT)
