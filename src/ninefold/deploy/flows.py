@@ -39,10 +39,12 @@ def record(
     )
     session.add(row)
     session.flush()
-    incident_flows.on_deploy(session, service_id=service_id, now=now)
+    incidents = incident_store.open_incidents_of_service(session, service_id=service_id)
+    for incident in incidents:
+        incident_flows.sync_timeline(session, incident, now=now)
     joined = [
         i.id
-        for i in incident_store.open_incidents_of_service(session, service_id=service_id)
+        for i in incidents
         if incident_store.has_ref(session, incident_id=i.id, ref=f"deploy:{row.id}")
     ]
     return row, joined

@@ -952,14 +952,6 @@ def sync_open(session: Session, *, now: datetime) -> int:
     return sum(sync_timeline(session, i, now=now) for i in store.active_incidents(session))
 
 
-def on_deploy(session: Session, *, service_id: int, now: datetime) -> int:
-    """A deploy was recorded: show it on the active incidents of its service."""
-    return sum(
-        sync_timeline(session, i, now=now)
-        for i in store.open_incidents_of_service(session, service_id=service_id)
-    )
-
-
 def services_named(session: Session, ids: Sequence[int]) -> list[str]:
     """Service names for ids, sorted."""
     if not ids:
