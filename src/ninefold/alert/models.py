@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Index, Integer, String, text
+from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ninefold.catalog.models import Service
@@ -181,3 +181,25 @@ class MaintenanceWindow(Base):
     created_at: Mapped[datetime]
 
     service: Mapped[Service] = relationship()
+
+
+class IntakeBatch(Base):
+    """An accepted batch of inbound alerts, committed before the answer, not yet processed.
+
+    The intake log (ADR 0008): a request validates and authenticates, writes one row and
+    answers; the intake processor turns rows into alerts in id order and deletes them in the
+    same transaction. A row that keeps failing is kept with ``failed_at`` set (dead letter).
+    """
+
+    __tablename__ = "alert_intake"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    integration_id: Mapped[int] = mapped_column(ForeignKey("integrations.id", ondelete="CASCADE"))
+    format: Mapped[str] = mapped_column(String(30))
+    payload: Mapped[str] = mapped_column(Text)
+    """The validated items as JSON text, in the sender's own format."""
+    items: Mapped[int] = mapped_column(Integer)
+    received_at: Mapped[datetime]
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    failed_at: Mapped[datetime | None]
