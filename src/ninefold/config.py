@@ -11,7 +11,7 @@ import os
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from ninefold.errors import ConfigError
@@ -85,6 +85,41 @@ class Settings(BaseSettings):
         repr=False,
         description="signs acknowledge/resolve links; unset: a random key kept in the database",
     )
+
+    oidc_issuer: str | None = Field(
+        None,
+        description="OpenID Connect issuer URL (discovery at <issuer>/.well-known/"
+        "openid-configuration); unset: no single sign-on",
+    )
+    oidc_client_id: str | None = Field(None, description="client id registered at the provider")
+    oidc_client_secret: str | None = Field(None, repr=False, description="its client secret")
+    oidc_provider_name: str = Field("SSO", max_length=60, description="'Sign in with <this>'")
+    oidc_scopes: str = "openid email profile"
+    oidc_username_claim: str = Field(
+        "preferred_username", description="claim naming the user (falls back to email)"
+    )
+    oidc_groups_claim: str = "groups"
+    oidc_role_groups: dict[str, Literal["viewer", "responder", "admin"]] = Field(
+        default_factory=dict,
+        description="provider group -> console role (JSON); the highest match wins",
+    )
+    oidc_team_groups: dict[str, str] = Field(
+        default_factory=dict, description="provider group -> team name (JSON) for memberships"
+    )
+    oidc_default_role: Literal["viewer", "responder", "admin"] = "viewer"
+    oidc_create_users: bool = Field(True, description="create unknown users on first login")
+    oidc_timeout_seconds: float = Field(10.0, gt=0, le=120)
+    password_login: bool = Field(True, description="keep username + password login on")
+
+    @model_validator(mode="after")
+    def _oidc_complete(self) -> Settings:
+        if self.oidc_issuer and not self.oidc_client_id:
+            raise ValueError("oidc_client_id is needed with oidc_issuer")
+        if self.oidc_issuer and not self.oidc_issuer.startswith(("https://", "http://")):
+            raise ValueError("oidc_issuer must be an http(s) URL")
+        if not self.password_login and not self.oidc_issuer:
+            raise ValueError("password_login can only be off when oidc_issuer is set")
+        return self
 
     @field_validator("database_url")
     @classmethod
