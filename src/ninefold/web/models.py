@@ -1,10 +1,10 @@
-"""Web console tables: password hashes of people who log in, and their browser sessions."""
+"""Web console tables: password hashes, single sign-on identities and browser sessions."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, String
+from sqlalchemy import ForeignKey, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ninefold.db.base import Base
@@ -34,3 +34,17 @@ class WebSession(Base):
     created_at: Mapped[datetime]
     expires_at: Mapped[datetime]
     last_seen_at: Mapped[datetime]
+
+
+class WebIdentity(Base):
+    """A user's account at an OpenID Connect provider: (issuer, subject) -> user."""
+
+    __tablename__ = "web_identities"
+    __table_args__ = (UniqueConstraint("issuer", "subject"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    issuer: Mapped[str] = mapped_column(String(500))
+    subject: Mapped[str] = mapped_column(String(255))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime]
+    last_login_at: Mapped[datetime]
