@@ -36,6 +36,13 @@ class Settings(BaseSettings):
         None, description="alert routing YAML (Alertmanager route tree, receivers -> channels)"
     )
     delivery_interval_seconds: float = Field(1.0, gt=0, le=60)
+    intake_poll_seconds: float = Field(
+        1.0,
+        gt=0,
+        le=60,
+        description="How often the alert intake processor looks for batches it was not woken "
+        "for (left by a crash or accepted by another replica); requests wake it at once.",
+    )
     notification_lease_seconds: float = Field(
         300.0,
         ge=1,

@@ -6,7 +6,8 @@
 * ``POST /api/v1/webhooks/alertmanager``: Alertmanager's webhook payload, version 4.
 * ``POST /v2/enqueue``: PagerDuty Events API v2 (the routing key is the integration key).
 
-Every accepted alert is committed before the answer; invalid alerts of a batch are named in a
+Every accepted alert is committed before the answer, to the intake log
+(:mod:`ninefold.alert.intake`), and processed right after; invalid alerts of a batch are named in a
 400 while the valid ones are stored. Bodies over 512 KiB get 413; each key has a rate limit.
 An integration may require an HMAC signature (:mod:`ninefold.alert.signature_in`).
 """
@@ -28,7 +29,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
-from ninefold.alert import dispatch, flows, normalize, signature_in, store
+from ninefold.alert import dispatch, flows, intake, normalize, signature_in, store
 from ninefold.alert.models import Integration
 from ninefold.alert.normalize import Incoming
 from ninefold.alert.schemas import AMAlert, AMWebhook, AMWebhookAlert, PDEvent
@@ -149,10 +150,43 @@ def _validate_each(
     return good, errors
 
 
+def _accept(
+    request: Request,
+    integration_key: str | None,
+    format: str,
+    payload: Callable[[Integration], tuple[str, int]],
+) -> None:
+    """Authenticate and commit the batch to the intake log before the answer; then have it
+    processed: by the engine's intake thread (woken now), or here when no engine runs."""
+    state = request.app.state
+    with write_lock(state.engine), state.session_factory() as session, session.begin():
+        integration = _authenticate(request, session, integration_key)
+        text, items = payload(integration)
+        if items:
+            intake.accept(
+                session,
+                integration_id=integration.id,
+                format=format,
+                payload=text,
+                items=items,
+                now=state.clock.now(),
+            )
+    if not items:
+        return
+    if state.engine_runner is not None:
+        state.engine_runner.wake_intake()
+    else:
+        intake.drain(state)
+
+
 def _store(
     request: Request, integration_key: str | None, build: Callable[[Integration], list[Incoming]]
 ) -> list[flows.Received]:
-    """Authenticate, normalise and commit in one transaction (retried once on a dedup race)."""
+    """Authenticate, normalise and process in one transaction (retried once on a dedup race).
+
+    The synchronous path, for senders that are answered with each alert's outcome (the generic
+    webhook); the Alertmanager and PagerDuty formats go through the intake log instead.
+    """
     factory = request.app.state.session_factory
     for attempt in (1, 2):
         try:
@@ -160,13 +194,12 @@ def _store(
             with write_lock(state.engine), factory() as session, session.begin():
                 integration = _authenticate(request, session, integration_key)
                 items = build(integration)
-                now = state.clock.now()
                 received, queued = dispatch.intake(
                     session,
                     items=items,
                     integration=integration,
                     routing=state.routing,
-                    now=now,
+                    now=state.clock.now(),
                     public_url=state.settings.public_url,
                 )
             if queued and state.engine_runner is not None:
@@ -179,6 +212,25 @@ def _store(
     raise AssertionError("unreachable")
 
 
+def _count(request: Request, source: str, received: list[flows.Received]) -> None:
+    metrics = request.app.state.metrics
+    for r in received:
+        metrics.alerts_received.labels(source, r.outcome).inc()
+
+
+def _as_text(body: bytes, raw: list[Any], good: list[tuple[int, Any]]) -> tuple[str, int]:
+    """A wholly valid batch is stored as it came (UTF-8 JSON, the usual case)."""
+    try:
+        return body.decode("utf-8"), len(good)
+    except UnicodeDecodeError:
+        return _good_items(raw, good)
+
+
+def _good_items(raw: list[Any], good: list[tuple[int, Any]]) -> tuple[str, int]:
+    """The valid items of a batch as JSON text, in the sender's own shape."""
+    return json.dumps([raw[i] for i, _ in good], separators=(",", ":")), len(good)
+
+
 async def _alertmanager_api(request: Request, key: str | None) -> Response:
     try:
         body = await _read_body(request)
@@ -186,16 +238,10 @@ async def _alertmanager_api(request: Request, key: str | None) -> Response:
         if not isinstance(raw, list):
             raise _Refused(400, {"detail": "body must be a JSON array of alerts"})
         good, errors = _validate_each(raw, AMAlert, "alerts")
-        now = request.app.state.clock.now()
-        received = await run_in_threadpool(
-            _store,
-            request,
-            key,
-            lambda _i: [normalize.from_alertmanager_api(a, now) for _n, a in good],
-        )
+        payload = _good_items(raw, good) if errors else _as_text(body, raw, good)
+        await run_in_threadpool(_accept, request, key, intake.AM_API, lambda _i: payload)
     except _Refused as refused:
         return refused.response
-    _count(request, "alertmanager", received)
     if errors:
         first = errors[0]
         return JSONResponse(
@@ -233,16 +279,10 @@ async def _alertmanager_webhook(request: Request, key: str | None) -> Response:
             err = exc.errors()[0]
             raise _Refused(400, {"detail": f"{_field(dict(err))}: {err['msg']}"}) from None
         good, errors = _validate_each(hook.alerts, AMWebhookAlert, "alerts")
-        now = request.app.state.clock.now()
-        received = await run_in_threadpool(
-            _store,
-            request,
-            key,
-            lambda _i: [normalize.from_alertmanager_webhook(a, now) for _n, a in good],
-        )
+        payload = _good_items(hook.alerts, good)
+        await run_in_threadpool(_accept, request, key, intake.AM_WEBHOOK, lambda _i: payload)
     except _Refused as refused:
         return refused.response
-    _count(request, "alertmanager-webhook", received)
     if errors:
         return JSONResponse(
             {
@@ -294,13 +334,10 @@ async def pagerduty_enqueue(request: Request) -> Response:
     if event.event_action != "trigger" and not event.dedup_key:
         return _pd_invalid([f"dedup_key: is required for {event.event_action} events"])
     dedup = normalize.pagerduty_dedup_key(event, uuid.uuid4().hex)
-    now = request.app.state.clock.now()
+    stored = json.dumps({"event": raw, "dedup": dedup}, separators=(",", ":"))
     try:
-        received = await run_in_threadpool(
-            _store,
-            request,
-            event.routing_key,
-            lambda integration: [normalize.from_pagerduty(event, integration.id, dedup, now)],
+        await run_in_threadpool(
+            _accept, request, event.routing_key, intake.PAGERDUTY, lambda _i: (stored, 1)
         )
     except _Refused as refused:
         if refused.response.status_code == 401:
@@ -313,13 +350,6 @@ async def pagerduty_enqueue(request: Request) -> Response:
                 status_code=403,
             )
         return refused.response
-    _count(request, "pagerduty", received)
     return JSONResponse(
         {"status": "success", "message": "Event processed", "dedup_key": dedup}, status_code=202
     )
-
-
-def _count(request: Request, source: str, received: list[flows.Received]) -> None:
-    metrics = request.app.state.metrics
-    for r in received:
-        metrics.alerts_received.labels(source, r.outcome).inc()

@@ -186,7 +186,7 @@ class MaintenanceWindow(Base):
 class IntakeBatch(Base):
     """An accepted batch of inbound alerts, committed before the answer, not yet processed.
 
-    The intake log (ADR 0008): a request validates and authenticates, writes one row and
+    The intake log (ADR 0009): a request validates and authenticates, writes one row and
     answers; the intake processor turns rows into alerts in id order and deletes them in the
     same transaction. A row that keeps failing is kept with ``failed_at`` set (dead letter).
     """

@@ -67,6 +67,8 @@ class EngineRunner:
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
         self._delivery: threading.Thread | None = None
+        self._intake: threading.Thread | None = None
+        self._intake_wake = threading.Event()
         self._lock_conn: Any = None
         self._lock_db: Engine | None = None
         self._leading: dict[str, bool] = {}
@@ -121,6 +123,29 @@ class EngineRunner:
             target=self._delivery_loop, name="ninefold-delivery", daemon=True
         )
         self._delivery.start()
+        self._intake = threading.Thread(
+            target=self._intake_loop, name="ninefold-intake", daemon=True
+        )
+        self._intake.start()
+
+    def wake_intake(self) -> None:
+        """Process the alert intake log now (called after a request committed a batch)."""
+        self._intake_wake.set()
+
+    def _intake_loop(self) -> None:
+        # Every replica processes the intake log; an advisory lock makes them take turns on
+        # PostgreSQL. Woken by requests; polls for rows left by a crash or another replica.
+        from ninefold.alert.intake import drain
+
+        interval = float(self._state.settings.intake_poll_seconds)
+        while not self._stop.is_set():
+            self._intake_wake.clear()
+            try:
+                with actor_scope("engine:alert-intake", clock=getattr(self._state, "clock", None)):
+                    drain(self._state)
+            except Exception:
+                log.exception("alert intake processing failed")
+            self._intake_wake.wait(interval)
 
     def wake_delivery(self) -> None:
         """Deliver queued notifications now (called after a commit that queued some)."""
@@ -145,6 +170,9 @@ class EngineRunner:
         """Ask the loop to stop and wait for it."""
         self._stop.set()
         self._wake.set()
+        self._intake_wake.set()
+        if self._intake is not None:
+            self._intake.join(timeout=30)
         if self._thread is not None:
             self._thread.join(timeout=30)
         if self._delivery is not None:
