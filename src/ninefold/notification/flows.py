@@ -19,12 +19,14 @@ from __future__ import annotations
 
 import logging
 import random
+import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from ninefold.core.clock import ensure_utc
@@ -257,6 +259,7 @@ def _record(
     now: datetime,
     policy: BackoffPolicy,
     rand: Callable[[], float],
+    retry_until: float = 0.0,
 ) -> str:
     """Store one result under the claim's lease; return sent, retried, dead or lost."""
     values: dict[str, Any] = {"lease_id": None, "last_status_code": result.status_code}
@@ -279,10 +282,7 @@ def _record(
         else:
             outcome = "retried"
             values |= {"status": "pending", "next_attempt_at": now + decision.delay}
-    with session_factory() as session, session.begin():
-        held = store.update_leased(
-            session, item_id=claim.item_id, lease_id=claim.lease_id, values=values
-        )
+    held = _write_result(session_factory, claim, values, retry_until=retry_until)
     if not held:
         log.warning(
             "lease on notification %s expired before its result was recorded", claim.item_id
@@ -291,6 +291,31 @@ def _record(
     if outcome == "dead":
         log.warning("notification %s dead-lettered: %s", claim.item_id, values["last_error"])
     return outcome
+
+
+def _write_result(
+    session_factory: sessionmaker[Session],
+    claim: _Claim,
+    values: dict[str, Any],
+    *,
+    retry_until: float,
+) -> bool:
+    """Record a result; while the database is unreachable, keep trying until ``retry_until``
+    (monotonic seconds, inside the lease), so that a notification already delivered is not
+    sent again just because the database was away when its result came back."""
+    pause = 0.2
+    while True:
+        try:
+            with session_factory() as session, session.begin():
+                return store.update_leased(
+                    session, item_id=claim.item_id, lease_id=claim.lease_id, values=values
+                )
+        except OperationalError:
+            if time.monotonic() + pause >= retry_until:
+                raise
+            log.warning("database unavailable; recording notification %s again", claim.item_id)
+            time.sleep(pause)
+            pause = min(pause * 2, 2.0)
 
 
 def deliver_due(
@@ -312,10 +337,20 @@ def deliver_due(
     now = ensure_utc(now)
     policy = policy or BackoffPolicy()
     claims = _claim(session_factory, now=now, limit=limit, lease=lease)
+    # results are recorded until shortly before the lease ends (then another worker may claim)
+    retry_until = time.monotonic() + lease.total_seconds() * 0.8
     counts = {"sent": 0, "retried": 0, "dead": 0, "lost": 0}
     for claim in claims:
         result = _send(senders, claim)
-        outcome = _record(session_factory, claim, result, now=now, policy=policy, rand=rand)
+        outcome = _record(
+            session_factory,
+            claim,
+            result,
+            now=now,
+            policy=policy,
+            rand=rand,
+            retry_until=retry_until,
+        )
         counts[outcome] += 1
         if outcome == "dead" and on_dead is not None:
             on_dead(str(claim.document.get("idempotency_key", "")), result.detail)
