@@ -393,6 +393,7 @@ def rows(f: Figures) -> list[tuple[str, float, str]]:
     return [
         ("ingest, batches of 100 (alerts/s)", batch.rate, "higher"),
         ("ingest, one per request (alerts/s)", single.rate, "higher"),
+        ("batched alerts processed (alerts/s)", f.processed_rate, "higher"),
         ("re-sends of one alert (requests/s)", resends.rate, "higher"),
         (
             "server CPU per 1,000 batched alerts (s)",
@@ -411,7 +412,7 @@ def rows(f: Figures) -> list[tuple[str, float, str]]:
     ]
 
 
-TARGETS = {0: "ninefold >= Alertmanager", 1: "ninefold >= Alertmanager", 10: "exactly 1"}
+TARGETS = {0: "ninefold >= Alertmanager", 1: "ninefold >= Alertmanager", 11: "exactly 1"}
 
 
 def source_revision() -> str:

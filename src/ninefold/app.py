@@ -42,6 +42,7 @@ def create_app(
     from ninefold.alert.api import router as alert_router
     from ninefold.alert.dispatch import default_routing, load_routing
     from ninefold.alert.inbound import router as inbound_router
+    from ninefold.alert.intake_api import router as intake_router
     from ninefold.alert.maintenance_api import router as maintenance_router
     from ninefold.alert.manual import router as manual_alert_router
     from ninefold.alert.signature_in import router as signature_router
@@ -155,6 +156,7 @@ def create_app(
     app.include_router(identity_router, prefix="/api/v1")
     app.include_router(catalog_router, prefix="/api/v1")
     app.include_router(slo_router, prefix="/api/v1")
+    app.include_router(intake_router, prefix="/api/v1")  # before /alerts/{id}
     app.include_router(alert_router, prefix="/api/v1")
     app.include_router(manual_alert_router, prefix="/api/v1")
     app.include_router(silences_router, prefix="/api/v1")

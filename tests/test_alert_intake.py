@@ -1,0 +1,240 @@
+"""The durable intake log: accepted batches survive a crash, are processed in order, exactly
+once, and a batch that cannot be processed is set aside without blocking the ones after it."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from datetime import timedelta
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine, func, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from ninefold.alert import intake
+from ninefold.alert.models import Alert, IntakeBatch
+from ninefold.app import create_app
+from ninefold.config import Settings
+from ninefold.core.clock import FrozenClock
+from tests import factories
+from tests.conftest import T0
+
+
+@pytest.fixture
+def integration_key(client: TestClient, admin_headers: dict[str, str]) -> str:
+    with client.app.state.session_factory() as s, s.begin():  # type: ignore[attr-defined]
+        factories.service(s, "api", factories.team(s, "web", T0), T0)
+    resp = client.post(
+        "/api/v1/integrations",
+        json={"name": "prom", "kind": "alertmanager", "service": "api"},
+        headers=admin_headers,
+    )
+    assert resp.status_code == 201, resp.text
+    key: str = resp.json()["key"]
+    return key
+
+
+def _alert(name: str, **extra: str) -> dict[str, object]:
+    return {
+        "labels": {"alertname": name, "job": "api"},
+        "startsAt": "2026-10-31T23:50:00Z",
+        **extra,
+    }
+
+
+def _integration_id(factory: sessionmaker[Session]) -> int:
+    from ninefold.alert.models import Integration
+
+    with factory() as s:
+        return s.scalars(select(Integration.id)).one()
+
+
+def _alerts(factory: sessionmaker[Session]) -> dict[str, str]:
+    with factory() as s:
+        return {
+            a.labels["alertname"]: a.status
+            for a in s.scalars(select(Alert).order_by(Alert.id)).all()
+        }
+
+
+def _pending(factory: sessionmaker[Session]) -> int:
+    with factory() as s:
+        return s.scalar(select(func.count()).select_from(IntakeBatch)) or 0
+
+
+def test_accepted_batch_is_processed_and_the_log_emptied(
+    client: TestClient,
+    integration_key: str,
+    session_factory: sessionmaker[Session],
+    admin_headers: dict[str, str],
+) -> None:
+    auth = {"Authorization": f"Bearer {integration_key}"}
+    resp = client.post("/api/v2/alerts", json=[_alert("A"), _alert("B")], headers=auth)
+    assert resp.status_code == 200
+    assert _alerts(session_factory) == {"A": "firing", "B": "firing"}
+    assert _pending(session_factory) == 0
+    state = client.get("/api/v1/alerts/intake", headers=admin_headers).json()
+    assert state["pending_batches"] == 0
+    assert state["failed_batches"] == 0
+
+
+def test_a_batch_left_by_a_crash_is_processed_when_the_engine_starts(
+    client: TestClient,
+    integration_key: str,
+    session_factory: sessionmaker[Session],
+    settings: Settings,
+    engine: Engine,
+) -> None:
+    # The process committed the batch (and answered 200), then died before processing it.
+    with session_factory() as s, s.begin():
+        intake.accept(
+            s,
+            integration_id=_integration_id(session_factory),
+            format=intake.AM_API,
+            payload=json.dumps([_alert("LeftBehind")]),
+            items=1,
+            now=T0,
+        )
+    assert _alerts(session_factory) == {}
+    restarted = create_app(
+        settings.model_copy(update={"intake_poll_seconds": 0.2}),
+        clock=FrozenClock(T0 + timedelta(minutes=1)),
+        engine=engine,
+        start_engine=True,
+    )
+    with TestClient(restarted):
+        deadline = time.monotonic() + 20
+        while _alerts(session_factory) != {"LeftBehind": "firing"}:
+            assert time.monotonic() < deadline, "the left-behind batch was not processed"
+            time.sleep(0.05)
+    assert _pending(session_factory) == 0
+
+
+def test_batches_are_processed_in_the_order_they_were_accepted(
+    client: TestClient, integration_key: str, session_factory: sessionmaker[Session]
+) -> None:
+    iid = _integration_id(session_factory)
+    fired = [_alert("Flappy")]
+    resolved = [_alert("Flappy", endsAt="2026-10-31T23:55:00Z")]
+    with session_factory() as s, s.begin():
+        for body in (fired, resolved, fired, resolved, fired):
+            intake.accept(
+                s,
+                integration_id=iid,
+                format=intake.AM_API,
+                payload=json.dumps(body),
+                items=1,
+                now=T0,
+            )
+    done = intake.drain(client.app.state)  # type: ignore[attr-defined]
+    assert (done.rows, done.items) == (5, 5)
+    with session_factory() as s:
+        history = [a.status for a in s.scalars(select(Alert).order_by(Alert.id)).all()]
+    # fire, resolve, fire again (a new alert), resolve, fire: two resolved, the last one firing
+    assert history == ["resolved", "resolved", "firing"]
+
+
+def test_a_batch_that_cannot_be_processed_is_set_aside_and_the_rest_go_on(
+    client: TestClient,
+    integration_key: str,
+    session_factory: sessionmaker[Session],
+    admin_headers: dict[str, str],
+) -> None:
+    iid = _integration_id(session_factory)
+    with session_factory() as s, s.begin():
+        intake.accept(s, integration_id=iid, format=intake.AM_API, payload="[{", items=1, now=T0)
+        intake.accept(
+            s,
+            integration_id=iid,
+            format=intake.AM_API,
+            payload=json.dumps([_alert("AfterTheBadOne")]),
+            items=1,
+            now=T0,
+        )
+    state = client.app.state  # type: ignore[attr-defined]
+    intake.drain(state)
+    # the good batch behind the bad one is not held up
+    assert _alerts(session_factory) == {"AfterTheBadOne": "firing"}
+    for _ in range(intake.MAX_ATTEMPTS):
+        intake.drain(state)
+    answer = client.get("/api/v1/alerts/intake", headers=admin_headers).json()
+    assert answer["pending_batches"] == 0
+    assert answer["failed_batches"] == 1
+    [bad] = answer["failed"]
+    assert bad["attempts"] == intake.MAX_ATTEMPTS
+    assert "JSONDecodeError" in bad["last_error"]
+    # an admin puts it back in line after a fix; viewers may look but not retry
+    viewer = {"Authorization": f"Bearer {_token(session_factory, 'viewer')}"}
+    assert client.get("/api/v1/alerts/intake", headers=viewer).status_code == 200
+    assert client.post("/api/v1/alerts/intake/retry", headers=viewer).status_code == 403
+    retried = client.post("/api/v1/alerts/intake/retry", headers=admin_headers)
+    assert retried.json() == {"retried": 1}
+    assert client.get("/api/v1/alerts/intake", headers=admin_headers).json()["pending_batches"] == 1
+
+
+def _token(factory: sessionmaker[Session], role: str) -> str:
+    from tests.conftest import make_token
+
+    return make_token(factory, role)
+
+
+def test_invalid_alerts_of_a_batch_are_not_logged_and_the_valid_ones_are(
+    client: TestClient, integration_key: str, session_factory: sessionmaker[Session]
+) -> None:
+    auth = {"Authorization": f"Bearer {integration_key}"}
+    body = [_alert("Good"), {"labels": {}}, _alert("AlsoGood")]
+    resp = client.post("/api/v2/alerts", json=body, headers=auth)
+    assert resp.status_code == 400
+    assert resp.json()["accepted"] == 2
+    assert "alerts[1].labels" in resp.json()["message"]
+    assert _alerts(session_factory) == {"Good": "firing", "AlsoGood": "firing"}
+
+
+def test_unknown_key_stores_nothing_in_the_log(
+    client: TestClient, integration_key: str, session_factory: sessionmaker[Session]
+) -> None:
+    resp = client.post(
+        "/api/v2/alerts", json=[_alert("X")], headers={"Authorization": "Bearer nope"}
+    )
+    assert resp.status_code == 401
+    assert _pending(session_factory) == 0
+    assert _alerts(session_factory) == {}
+
+
+def test_concurrent_processors_process_each_batch_exactly_once(
+    client: TestClient, integration_key: str, session_factory: sessionmaker[Session]
+) -> None:
+    """Replicas' processors run at the same time; each batch becomes alerts once."""
+    iid = _integration_id(session_factory)
+    with session_factory() as s, s.begin():
+        for n in range(40):
+            intake.accept(
+                s,
+                integration_id=iid,
+                format=intake.AM_API,
+                payload=json.dumps([_alert(f"A{n}-{i}") for i in range(25)]),
+                items=25,
+                now=T0,
+            )
+    state = client.app.state  # type: ignore[attr-defined]
+    errors: list[BaseException] = []
+
+    def work() -> None:
+        try:
+            for _ in range(50):
+                intake.process_once(state, limit_items=100)
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    assert not errors
+    with session_factory() as s:
+        assert s.scalar(select(func.count()).select_from(Alert)) == 1000
+        assert s.scalar(select(func.count(func.distinct(Alert.dedup_key)))) == 1000
+    assert _pending(session_factory) == 0
