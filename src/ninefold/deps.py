@@ -10,11 +10,12 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session, sessionmaker
 
-from ninefold.audit.context import set_actor
 from ninefold.config import Settings
 from ninefold.core.clock import Clock
 from ninefold.errors import Forbidden, Unauthorized
+from ninefold.identity import authz
 from ninefold.identity import store as identity_store
+from ninefold.identity.guard import act_as
 from ninefold.identity.tokens import role_allows
 
 
@@ -58,8 +59,9 @@ class Principal:
     team_id: int | None
 
 
-def require(role: str) -> Callable[..., Principal]:
-    """Dependency factory: the caller must present a live token with at least ``role``."""
+def require(role: str, *, org_wide: bool = False) -> Callable[..., Principal]:
+    """Dependency factory: the caller must present a live token with at least ``role``;
+    ``org_wide``: a token scoped to a team is refused (operations no team owns)."""
 
     def dependency(
         request: Request,
@@ -74,9 +76,16 @@ def require(role: str) -> Callable[..., Principal]:
             )
             token.last_used_at = clock.now()
             principal = Principal(token.id, token.name, token.role, token.team_id)
-        set_actor(f"token:{principal.name}")  # the actor of this request's audited changes
+        # the actor of this request's audited changes, and the principal the flows' team
+        # guard (ninefold.identity.guard) checks
+        p = principal
+        act_as(authz.Principal("token", p.name, p.role, token_id=p.token_id, team_id=p.team_id))
         if not role_allows(principal.role, role):
             raise Forbidden(f"this needs the {role} role; the token has {principal.role}")
+        if org_wide and principal.team_id is not None:
+            raise Forbidden(
+                f"this needs an org-wide {role} token; token {principal.name!r} is scoped to a team"
+            )
         return principal
 
     return dependency
@@ -84,4 +93,6 @@ def require(role: str) -> Callable[..., Principal]:
 
 Viewer = Annotated[Principal, Depends(require("viewer"))]
 Responder = Annotated[Principal, Depends(require("responder"))]
-Admin = Annotated[Principal, Depends(require("admin"))]
+Admin = Annotated[Principal, Depends(require("admin", org_wide=True))]
+TeamAdmin = Annotated[Principal, Depends(require("admin"))]
+"""An admin token, possibly team-scoped: the flow's team guard limits it to its team's objects."""

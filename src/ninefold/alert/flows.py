@@ -14,6 +14,7 @@ from ninefold.alert import groups, store
 from ninefold.alert.models import Alert, AlertEvent, Integration, MaintenanceWindow
 from ninefold.alert.normalize import Incoming
 from ninefold.errors import InvalidInput, NotFound
+from ninefold.identity import guard
 
 
 @dataclass(frozen=True)
@@ -182,6 +183,7 @@ def _update(alert: Alert, item: Incoming, now: datetime) -> None:
 
 def acknowledge(session: Session, *, alert: Alert, actor: str, now: datetime) -> Alert:
     """Acknowledge a firing alert (idempotent)."""
+    guard.check_alert(session, alert)
     if alert.status != "firing":
         raise InvalidInput(
             f"alert {alert.id} is {alert.status}; only firing alerts can be acknowledged"
@@ -198,6 +200,7 @@ def acknowledge(session: Session, *, alert: Alert, actor: str, now: datetime) ->
 
 def resolve(session: Session, *, alert: Alert, at: datetime, actor: str, now: datetime) -> Alert:
     """Resolve an alert (idempotent)."""
+    guard.check_alert(session, alert)
     if alert.status == "resolved":
         return alert
     alert.status = "resolved"
@@ -212,6 +215,7 @@ def snooze(session: Session, *, alert: Alert, until: datetime, actor: str, now: 
     """Hold a firing alert's pages until ``until``; its escalation pages again then."""
     from ninefold.oncall.flows import snooze_alert
 
+    guard.check_alert(session, alert)
     if alert.status != "firing":
         raise InvalidInput(f"alert {alert.id} is {alert.status}; only firing alerts can be snoozed")
     if until <= now:
@@ -257,8 +261,10 @@ def plan_maintenance(
         raise InvalidInput("end: must be after start")
     if end <= now:
         raise InvalidInput("end: the window would be over already")
+    service_id = store.service_id(session, name=service)
+    guard.check_service(session, kind="service", name=service, service_id=service_id)
     row = MaintenanceWindow(
-        service_id=store.service_id(session, name=service),
+        service_id=service_id,
         starts_at=start,
         ends_at=end,
         reason=reason,
@@ -280,5 +286,8 @@ def end_maintenance(
     ):
         where = f" on service {service!r}" if service else ""
         raise NotFound(f"maintenance window {window_id} not found{where}")
+    guard.check_service(
+        session, kind="maintenance window", name=str(window_id), service_id=row.service_id
+    )
     row.ends_at = min(row.ends_at, now)
     return row

@@ -15,6 +15,7 @@ from ninefold.alert.store import to_silence
 from ninefold.core.pagination import Page, PageDep
 from ninefold.deps import ClockDep, Responder, SessionDep, Viewer
 from ninefold.errors import InvalidInput, NotFound
+from ninefold.identity import guard
 
 router = APIRouter(tags=["silences"])
 
@@ -71,6 +72,7 @@ def create_silence(
         check_new(silence, now)
     except ValueError as exc:
         raise InvalidInput(str(exc)) from None
+    guard.check_silence(session, name="new", matchers=doc["matchers"])
     row = SilenceRow(
         matchers=doc["matchers"],
         starts_at=silence.starts_at,
@@ -104,6 +106,7 @@ def expire_silence(
     row = session.get(SilenceRow, silence_id)
     if row is None:
         raise NotFound(f"silence {silence_id} not found")
+    guard.check_silence(session, name=str(silence_id), matchers=row.matchers)
     now = clock.now()
     if row.ends_at > now:
         # A pending silence ends before it starts: keep start < end so the row stays valid.

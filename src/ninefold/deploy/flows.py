@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session
 from ninefold.deploy.models import Deployment
 from ninefold.deploy.schemas import DeploymentCreate
 from ninefold.errors import InvalidInput
+from ninefold.identity import guard
 
 
 def record(
@@ -19,6 +20,7 @@ def record(
     from ninefold.incident import store as incident_store
 
     service_id = incident_flows.service_id(session, body.service)
+    guard.check_service(session, kind="service", name=body.service, service_id=service_id)
     deployed_at = body.deployed_at or now
     if deployed_at > now:
         raise InvalidInput(f"deployed_at: {deployed_at.isoformat()} is in the future")

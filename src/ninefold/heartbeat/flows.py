@@ -16,6 +16,7 @@ from ninefold.alert.normalize import Incoming
 from ninefold.errors import Conflict
 from ninefold.heartbeat import logic, store
 from ninefold.heartbeat.models import HeartbeatMonitor
+from ninefold.identity import guard
 from ninefold.identity.tokens import new_token
 
 
@@ -99,8 +100,15 @@ def _intake(
     return received, queued
 
 
+def check_monitor(session: Session, row: HeartbeatMonitor) -> None:
+    """Team guard: a monitor belongs to its service's team (without a service, to everyone).
+    Pings by ping key carry no principal and are not checked."""
+    guard.check_service(session, kind="heartbeat", name=row.name, service_id=row.service_id)
+
+
 def beat(session: Session, *, row: HeartbeatMonitor, outlet: Outlet, now: datetime) -> int:
     """Record a beat; a monitor that was down is resolved. Returns notifications queued."""
+    check_monitor(session, row)
     queued = 0
     if row.status == "down":
         _, queued = _intake(
@@ -131,6 +139,7 @@ def check(session: Session, *, outlet: Outlet, now: datetime) -> tuple[int, int]
 
 def delete(session: Session, *, row: HeartbeatMonitor, outlet: Outlet, now: datetime) -> int:
     """Delete a monitor; its open alert is resolved (nobody would ever resolve it otherwise)."""
+    check_monitor(session, row)
     queued = 0
     if row.status == "down":
         _, queued = _intake(

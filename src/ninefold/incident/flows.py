@@ -13,12 +13,13 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, object_session
 
 from ninefold.alert import store as alert_store
 from ninefold.alert.models import Alert
 from ninefold.catalog.models import Service
 from ninefold.errors import Conflict, InvalidInput, NotFound
+from ninefold.identity import guard
 from ninefold.incident import lifecycle, store
 from ninefold.incident.catalog import (
     BUILTIN_ROLES,
@@ -123,6 +124,11 @@ def _not_future(value: datetime | None, now: datetime, field: str) -> None:
 
 
 def _writable(incident: Incident) -> None:
+    """Every change of an incident passes here: the team guard (a team may change the incidents
+    touching its services), then the merged check."""
+    session = object_session(incident)
+    if session is not None:
+        guard.check_incident(session, incident)
     if incident.status == "merged":
         raise Conflict(
             f"incident {incident.id} was merged into incident {incident.merged_into_id}; "
@@ -323,6 +329,8 @@ def merge(
     session: Session, *, source: Incident, target: Incident, actor: str, now: datetime
 ) -> None:
     """Merge ``source`` into ``target``: alerts, timeline, services and responders move over."""
+    guard.check_incident(session, source)
+    guard.check_incident(session, target)
     try:
         lifecycle.check_merge(
             source_id=source.id,

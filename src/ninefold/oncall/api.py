@@ -13,7 +13,15 @@ from ninefold.alert import store as alert_store
 from ninefold.alert.api import alert_read
 from ninefold.alert.schemas import AlertRead
 from ninefold.clock_utils import aware
-from ninefold.deps import Admin, ClockDep, Responder, SessionDep, SettingsDep, Viewer
+from ninefold.deps import (
+    Admin,
+    ClockDep,
+    Responder,
+    SessionDep,
+    SettingsDep,
+    TeamAdmin,
+    Viewer,
+)
 from ninefold.errors import InvalidInput
 from ninefold.oncall import flows, ical, store
 from ninefold.oncall.models import EscalationPolicyRow, EscalationRow, OverrideRow, ScheduleRow
@@ -87,7 +95,7 @@ def list_schedules(_: Viewer, session: SessionDep, clock: ClockDep) -> list[Sche
 
 @router.put("/schedules/{name}")
 def put_schedule(
-    name: str, body: ScheduleWrite, _: Admin, session: SessionDep, clock: ClockDep
+    name: str, body: ScheduleWrite, _: TeamAdmin, session: SessionDep, clock: ClockDep
 ) -> ScheduleRead:
     """Create or replace a schedule (layers in order: later layers win)."""
     now = clock.now()
@@ -117,9 +125,11 @@ def get_schedule(
 
 
 @router.delete("/schedules/{name}", status_code=status.HTTP_204_NO_CONTENT)
-def delete_schedule(name: str, _: Admin, session: SessionDep) -> Response:
+def delete_schedule(name: str, _: TeamAdmin, session: SessionDep) -> Response:
     """Delete a schedule and its overrides."""
-    session.delete(store.get_schedule(session, name=name))
+    row = store.get_schedule(session, name=name)
+    flows.check_schedule(session, row)
+    session.delete(row)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
@@ -186,6 +196,7 @@ def create_override(
 def delete_override(name: str, override_id: int, _: Responder, session: SessionDep) -> Response:
     """Remove an override."""
     row = store.get_schedule(session, name=name)
+    flows.check_schedule(session, row, needed="responder")
     session.delete(store.get_override(session, schedule=row, override_id=override_id))
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
@@ -244,7 +255,7 @@ def list_policies(_: Viewer, session: SessionDep) -> list[PolicyRead]:
 
 @router.put("/escalation-policies/{name}")
 def put_policy(
-    name: str, body: PolicyWrite, _: Admin, session: SessionDep, clock: ClockDep
+    name: str, body: PolicyWrite, _: TeamAdmin, session: SessionDep, clock: ClockDep
 ) -> PolicyRead:
     """Create or replace an escalation policy."""
     row = flows.put_policy(
@@ -267,9 +278,11 @@ def get_policy(name: str, _: Viewer, session: SessionDep) -> PolicyRead:
 
 
 @router.delete("/escalation-policies/{name}", status_code=204)
-def delete_policy(name: str, _: Admin, session: SessionDep) -> Response:
+def delete_policy(name: str, _: TeamAdmin, session: SessionDep) -> Response:
     """Delete an escalation policy (running escalations stop paging)."""
-    session.delete(store.get_policy(session, name=name))
+    row = store.get_policy(session, name=name)
+    flows.check_policy(session, row)
+    session.delete(row)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 from ninefold.alert import store as alert_store
 from ninefold.alert.models import Alert, AlertEvent, AlertGroup
 from ninefold.errors import InvalidInput, NotFound
+from ninefold.identity import guard
 from ninefold.integrations.notify.message import Notification, NotificationKind
 from ninefold.oncall import store
 from ninefold.oncall.escalation import (
@@ -301,6 +302,7 @@ def reassign_alert(
     session: Session, *, alert_id: int, user: str, actor: str, now: datetime, public_url: str
 ) -> int:
     """Reassign the escalations holding an alert to ``user``, who is paged now."""
+    guard.check_alert(session, alert_store.get_alert(session, alert_id=alert_id))
     store.user_by_name(session, name=user)  # NotFound for an unknown user
     groups = alert_store.groups_of_alert(session, alert_id=alert_id)
     escs = store.escalations_of_groups(session, group_ids=[g.id for g in groups])
@@ -381,8 +383,10 @@ def put_schedule(
         raise InvalidInput(str(exc)) from None
     _check_users(session, users_in_layers(layers), "layers")
     team_id = _team_id(session, team)
+    guard.check_team(session, kind="schedule", name=name, team_id=team_id, needed="admin")
     try:
         row = store.get_schedule(session, name=name)
+        check_schedule(session, row)
     except NotFound:
         row = ScheduleRow(name=name, created_at=now, layers=[])
         session.add(row)
@@ -394,6 +398,18 @@ def put_schedule(
     row.updated_at = now
     session.flush()
     return row
+
+
+def check_schedule(session: Session, row: ScheduleRow, *, needed: str = "admin") -> None:
+    """Team guard for changing (``admin``) or overriding (``responder``) a schedule."""
+    guard.check_team(session, kind="schedule", name=row.name, team_id=row.team_id, needed=needed)
+
+
+def check_policy(session: Session, row: EscalationPolicyRow) -> None:
+    """Team guard for replacing or deleting an escalation policy."""
+    guard.check_team(
+        session, kind="escalation policy", name=row.name, team_id=row.team_id, needed="admin"
+    )
 
 
 def _jsonable(value: Any) -> Any:
@@ -421,6 +437,7 @@ def add_override(
     from ninefold.clock_utils import aware
 
     row = store.get_schedule(session, name=schedule)
+    check_schedule(session, row, needed="responder")
     start, end = aware(start), aware(end)
     if end <= start:
         raise InvalidInput("end: must be after start")
@@ -472,8 +489,10 @@ def put_policy(
                 except NotFound:
                     raise InvalidInput(f"{where} does not exist") from None
     team_id = _team_id(session, team)
+    guard.check_team(session, kind="escalation policy", name=name, team_id=team_id, needed="admin")
     try:
         row = store.get_policy(session, name=name)
+        check_policy(session, row)
     except NotFound:
         row = EscalationPolicyRow(name=name, created_at=now, levels=[])
         session.add(row)

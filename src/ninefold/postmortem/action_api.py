@@ -167,4 +167,6 @@ def patch_item(
 @router.delete("/action-items/{item_id}", status_code=status.HTTP_204_NO_CONTENT)
 def delete_item(item_id: int, session: SessionDep, _: Responder) -> None:
     """Delete an action item (prefer ``wont_do``, which keeps the record)."""
-    session.delete(store.get_item(session, item_id=item_id, lock=True))
+    item = store.get_item(session, item_id=item_id, lock=True)
+    action_flows.check_item(session, item)
+    session.delete(item)

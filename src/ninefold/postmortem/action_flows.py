@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from ninefold.catalog.models import Service
 from ninefold.errors import InvalidInput, NotFound
+from ninefold.identity import guard
 from ninefold.identity.models import Team, TeamMember, User
 from ninefold.incident import store as incident_store
 from ninefold.incident.models import IncidentService
@@ -110,11 +111,13 @@ def create_item(
         found = store.postmortem_of(session, incident_id=incident_id)
         postmortem_id = found.id if found is not None else None
     user = _user(session, owner) if owner is not None else None
+    team_id = _team(session, team).id if team else _default_team(session, incident_id, user)
+    guard.check_team(session, kind="action item", name=title, team_id=team_id)
     item = ActionItem(
         title=title,
         description=description,
         owner_id=user.id if user is not None else None,
-        team_id=_team(session, team).id if team else _default_team(session, incident_id, user),
+        team_id=team_id,
         due_date=due_date,
         priority=_priority(priority),
         status="open",
@@ -144,6 +147,11 @@ def update_item(
     status: str | None = None,
 ) -> ActionItem:
     """Change an item; closing it (done, wont_do) stamps ``closed_at``, reopening clears it."""
+    check_item(session, item)
+    if team is not UNSET and team is not None:
+        guard.check_team(
+            session, kind="action item", name=item.title, team_id=_team(session, team).id
+        )
     if title is not None:
         item.title = title
     if description is not None:
@@ -167,6 +175,11 @@ def update_item(
     session.flush()
     _refresh_postmortem(session, item, now=now)
     return item
+
+
+def check_item(session: Session, item: ActionItem) -> None:
+    """Team guard: an action item belongs to its team (an item without a team is everyone's)."""
+    guard.check_team(session, kind="action item", name=item.title, team_id=item.team_id)
 
 
 def _refresh_postmortem(session: Session, item: ActionItem, *, now: datetime) -> None:

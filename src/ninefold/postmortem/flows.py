@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from ninefold.alert.models import Alert
 from ninefold.catalog.models import Service
 from ninefold.errors import Conflict, InvalidInput, NotFound
+from ninefold.identity import guard
 from ninefold.incident import store as incident_store
 from ninefold.incident.models import Incident, IncidentAlert, IncidentService, TimelineEntry
 from ninefold.postmortem import draft, similarity, states, store
@@ -201,6 +202,7 @@ def create_postmortem(
     policy: PostmortemPolicy | None = None,
 ) -> Postmortem:
     """Generate a draft postmortem for ``incident``; Conflict if it already has one."""
+    guard.check_incident(session, incident)
     if incident.status == "merged":
         raise Conflict(
             f"incident {incident.id} was merged into incident {incident.merged_into_id}; "
@@ -318,6 +320,7 @@ def set_status(
     session: Session, *, pm: Postmortem, status: str, actor: str, now: datetime
 ) -> Postmortem:
     """Move a postmortem along draft → in_review → published (review may return it to draft)."""
+    check_postmortem(session, pm)
     try:
         states.check_transition(pm.status, status)
     except states.StateError as exc:
@@ -329,6 +332,11 @@ def set_status(
         pm.published_at = now
     session.flush()
     return pm
+
+
+def check_postmortem(session: Session, pm: Postmortem) -> None:
+    """Team guard: a postmortem belongs to the teams of its incident's services."""
+    guard.check_of_incident(session, incident_id=pm.incident_id, kind="postmortem", name=str(pm.id))
 
 
 def _editable(pm: Postmortem) -> None:
@@ -347,6 +355,7 @@ def edit_section(
     heading: str | None = None,
 ) -> Postmortem:
     """Replace one section's body (a new key adds a section at the end); records a revision."""
+    check_postmortem(session, pm)
     _editable(pm)
     sections = [dict(s) for s in pm.sections]
     found = next((s for s in sections if s["key"] == key), None)
@@ -372,6 +381,8 @@ def edit_section(
 def refresh(session: Session, *, pm: Postmortem, actor: str, now: datetime) -> list[str]:
     """Re-generate the sections nobody has edited by hand (new key moments, action items …);
     returns the keys that changed. Each change is recorded as a revision."""
+    if actor != SYSTEM_ACTOR:  # the system refreshes it when an action item changes
+        check_postmortem(session, pm)
     _editable(pm)
     incident = incident_store.get_incident(session, incident_id=pm.incident_id)
     facts = incident_facts(session, incident=incident, now=now, reason=pm.reason)

@@ -22,7 +22,7 @@ from jinja2 import Environment, FileSystemLoader, Template
 from pydantic import BaseModel
 
 from ninefold.core.clock import ensure_utc
-from ninefold.deps import Admin, ClockDep, SessionDep, SettingsDep
+from ninefold.deps import Admin, ClockDep, SessionDep, SettingsDep, TeamAdmin
 from ninefold.statuspage import atom, flows
 from ninefold.statuspage.schemas import (
     AdminComponentRead,
@@ -229,7 +229,7 @@ def set_override(
     session: SessionDep,
     clock: ClockDep,
     settings: SettingsDep,
-    who: Admin,
+    who: TeamAdmin,
 ) -> AdminComponentRead:
     """Set a component's state by hand (``status`` null: back to the derived state)."""
     now: datetime = clock.now()

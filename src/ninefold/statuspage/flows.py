@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session
 
 from ninefold.alert import store as alert_store
 from ninefold.alert.models import MaintenanceWindow
+from ninefold.identity import guard
 from ninefold.incident import flows as incident_flows
 from ninefold.incident.models import Incident, IncidentUpdate
 from ninefold.statuspage import store, uptime
@@ -413,6 +414,8 @@ def set_override(
 ) -> StatusComponent:
     """Set or clear a component's manual state; it wins over the derived state while set."""
     row = store.component(session, component_id=component_id, lock=True)
+    owners = guard.service_owners(session, [s.id for s in row.services])
+    guard.ensure(session, kind="status component", name=row.name, team_ids=owners, needed="admin")
     row.override_status = status
     row.override_set_at = now if status is not None else None
     row.override_set_by = actor if status is not None else None

@@ -15,6 +15,7 @@ from ninefold.alert.models import Alert, SilenceRow
 from ninefold.alert.silence import check_new, from_api
 from ninefold.deps import ClockDep, SessionDep
 from ninefold.errors import InvalidInput, NotFound
+from ninefold.identity import guard
 from ninefold.incident import store as incident_store
 from ninefold.web.render import page, render
 from ninefold.web.session import ResponderAct, WebUserDep, same_origin
@@ -119,6 +120,7 @@ def alert_page(
 def _silence(session: Any, alert: Alert, *, hours: int, actor: str, now: datetime) -> None:
     """Silence every alert with exactly this alert's labels for ``hours`` (Alertmanager's
     "silence this alert")."""
+    guard.check_alert(session, alert)
     labels = {str(k): str(v) for k, v in (alert.labels or {}).items()}
     if not labels:
         raise InvalidInput("this alert has no labels to silence by")
