@@ -255,8 +255,6 @@ def record_alert_transitions(
             if firing == was_firing:
                 continue
             reason = alert.reason or status.error or ""
-            if alert.severity == "no_data" and status.error is not None:
-                reason = status.error  # the source failed: say so, not just "no data"
             if not firing:
                 reason = (
                     "burn rates back under the thresholds"
