@@ -18,6 +18,7 @@ from ninefold.catalog.spec import SLOSpec
 from ninefold.core.clock import to_epoch
 from ninefold.core.durations import parse_duration
 from ninefold.errors import Conflict, InvalidInput, NinefoldError, NotFound
+from ninefold.identity import guard
 from ninefold.slo import store
 from ninefold.slo.budget import Evaluation, evaluate
 from ninefold.slo.models import SLO, SloAlertEvent
@@ -55,6 +56,7 @@ def ingest_batch(
     session: Session, *, slo: SLO, batch: EventBatch, now: datetime, limits: IngestLimits
 ) -> BatchResult:
     """Store a batch of pushed events once; re-sending the same batch id changes nothing."""
+    guard.check_service(session, kind="SLO", name=slo.name, service_id=slo.service_id)
     spec = spec_of(slo)
     if spec.source != "push":
         raise InvalidInput(
