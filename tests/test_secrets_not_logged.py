@@ -189,6 +189,10 @@ def test_mask_path_and_url() -> None:
     assert logsafe.mask_path("/a/tok.en?x=1") == "/a/***?x=1"
     assert logsafe.mask_path("/api/v1/heartbeats/db-backup") == "/api/v1/heartbeats/db-backup"
     assert (
+        logsafe.mask_path("/ui/login/oidc/callback?code=abc&state=def")
+        == "/ui/login/oidc/callback?***"
+    )
+    assert (
         logsafe.mask_url("https://hooks.slack.com/services/T/B/X?y=1")
         == "https://hooks.slack.com/…"
     )

@@ -4,7 +4,8 @@ ninefold's own log lines name channels, integrations and ids, never secrets. Lib
 they see, though, and some of it is a credential:
 
 * ``uvicorn.access`` logs every request path; integration keys (``/integrations/<key>/…``),
-  heartbeat ping keys (``/heartbeats/<key>``) and signed action links (``/a/<token>``) are paths.
+  heartbeat ping keys (``/heartbeats/<key>``) and signed action links (``/a/<token>``) are paths,
+  and the single sign-on callback carries the authorization code in its query.
 * ``httpx`` logs every outbound URL at INFO; chat webhook URLs (Slack, Teams …) carry their
   credential in the path or the query.
 * SQLAlchemy at DEBUG logs result rows, which include channel secrets and integration configs.
@@ -24,8 +25,13 @@ MASK = "***"
 _SECRET_PATH = re.compile(r"^(/integrations/|/heartbeats/|/a/)[^/?#\s]+")
 
 
+_SECRET_QUERY = ("/ui/login/oidc/callback?",)  # the single sign-on code and state
+
+
 def mask_path(path: str) -> str:
     """``path`` with the key or token segment of a secret-bearing route replaced by ``***``."""
+    if path.startswith(_SECRET_QUERY):
+        return path.split("?", 1)[0] + "?" + MASK
     return _SECRET_PATH.sub(lambda m: m.group(1) + MASK, path, count=1)
 
 

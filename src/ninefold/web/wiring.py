@@ -15,10 +15,23 @@ STATIC = Path(__file__).resolve().parent / "static"
 
 def install(app: FastAPI) -> None:
     """Register the console's pages, its JSON for charts, static files and headers."""
-    from ninefold.web import alerts, incidents, login, oncall, pages, passwords_api, postmortems
+    from ninefold.web import (
+        alerts,
+        incidents,
+        login,
+        oidc_login,
+        oncall,
+        pages,
+        passwords_api,
+        postmortems,
+    )
+    from ninefold.web.oidc import OidcClient
+
+    app.state.oidc = OidcClient.from_settings(app.state.settings)
 
     ui = APIRouter(prefix="/ui", include_in_schema=False)
     ui.include_router(login.router)
+    ui.include_router(oidc_login.router)
     ui.include_router(pages.router)
     ui.include_router(alerts.router)
     ui.include_router(incidents.router)
