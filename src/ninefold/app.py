@@ -152,6 +152,8 @@ def create_app(
     install_error_schema(app)
     # Outermost: each request gets its own audit actor box before any dependency runs.
     app.add_middleware(ActorMiddleware)
+    # Alert intake first: its routes are the hottest, and routes are matched in order.
+    app.include_router(inbound_router)
     app.include_router(system_router)
     app.include_router(identity_router, prefix="/api/v1")
     app.include_router(catalog_router, prefix="/api/v1")
@@ -173,7 +175,6 @@ def create_app(
     app.include_router(deploy_router, prefix="/api/v1")
     app.include_router(audit_router, prefix="/api/v1")
     app.include_router(report_router, prefix="/api/v1")
-    app.include_router(inbound_router)
     app.include_router(webhook_router)
     app.include_router(action_links_router)
     app.include_router(status_admin_router, prefix="/api/v1")

@@ -43,6 +43,14 @@ class Settings(BaseSettings):
         description="How often the alert intake processor looks for batches it was not woken "
         "for (left by a crash or accepted by another replica); requests wake it at once.",
     )
+    integration_key_cache_seconds: float = Field(
+        2.0,
+        ge=0,
+        le=300,
+        description="How long a replica trusts a looked-up integration key (0: no cache). "
+        "Changes made through the same replica apply at once; another replica's rotation or "
+        "disabling applies here after at most this long.",
+    )
     notification_lease_seconds: float = Field(
         300.0,
         ge=1,

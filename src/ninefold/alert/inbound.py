@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import json
 import time
 import uuid
@@ -24,12 +25,13 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, TypeAdapter, ValidationError
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from ninefold.alert import dispatch, flows, intake, normalize, signature_in, store
+from ninefold.alert.keycache import KeyCache
 from ninefold.alert.models import Integration
 from ninefold.alert.normalize import Incoming
 from ninefold.alert.schemas import AMAlert, AMWebhook, AMWebhookAlert, PDEvent
@@ -87,7 +89,18 @@ def _credentials(request: Request) -> str | None:
     return None
 
 
-def _authenticate(request: Request, session: Session, key: str | None) -> Integration:
+def _key_cache(request: Request) -> KeyCache:
+    state = request.app.state
+    cache: KeyCache | None = getattr(state, "integration_key_cache", None)
+    if cache is None:
+        cache = KeyCache(state.settings.integration_key_cache_seconds)
+        state.integration_key_cache = cache
+    return cache
+
+
+def _authenticate(
+    request: Request, session: Session, key: str | None, *, cached: bool = False
+) -> Integration:
     if not key:
         raise _Refused(
             401,
@@ -97,7 +110,12 @@ def _authenticate(request: Request, session: Session, key: str | None) -> Integr
             },
             {"WWW-Authenticate": 'Bearer realm="ninefold", Basic realm="ninefold"'},
         )
-    integration = store.integration_by_key(session, key=key, now=request.app.state.clock.now())
+    now = request.app.state.clock.now()
+    integration = (
+        _key_cache(request).lookup(session, key, now)
+        if cached
+        else store.integration_by_key(session, key=key, now=now)
+    )
     if integration is None:
         raise _Refused(401, {"detail": "unknown, rotated or disabled integration key"})
     wait = request.app.state.rate_limiter.check(
@@ -130,11 +148,20 @@ def _field(err: dict[str, Any]) -> str:
     return ".".join(str(p) for p in err.get("loc", ())) or "(alert)"
 
 
+@functools.cache
+def _list_adapter(model: type[BaseModel]) -> TypeAdapter[list[Any]]:
+    return TypeAdapter(list[model])  # type: ignore[valid-type]
+
+
 def _validate_each(
     raw: list[Any], model: type[BaseModel], prefix: str
 ) -> tuple[list[tuple[int, Any]], list[dict[str, Any]]]:
     good: list[tuple[int, Any]] = []
     errors: list[dict[str, Any]] = []
+    try:  # the usual case, a wholly valid batch, in one call
+        return list(enumerate(_list_adapter(model).validate_python(raw))), errors
+    except ValidationError:
+        pass
     for i, item in enumerate(raw):
         try:
             good.append((i, model.model_validate(item)))
@@ -159,13 +186,15 @@ def _accept(
     """Authenticate and commit the batch to the intake log before the answer; then have it
     processed: by the engine's intake thread (woken now), or here when no engine runs."""
     state = request.app.state
-    with write_lock(state.engine), state.session_factory() as session, session.begin():
-        integration = _authenticate(request, session, integration_key)
-        text, items = payload(integration)
+    with intake.gate(state.engine).acceptor():
+        with state.session_factory() as session:
+            integration = _authenticate(request, session, integration_key, cached=True)
+            integration_id = integration.id
+            text, items = payload(integration)
         if items:
-            intake.accept(
-                session,
-                integration_id=integration.id,
+            intake.commit_batch(
+                state.engine,
+                integration_id=integration_id,
                 format=format,
                 payload=text,
                 items=items,

@@ -21,13 +21,15 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 import zlib
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, func, insert, select, text, update
+from sqlalchemy import Engine, delete, func, insert, select, text, update
 from sqlalchemy.orm import Session
 
 from ninefold.alert import dispatch, normalize
@@ -44,10 +46,55 @@ AM_WEBHOOK = "alertmanager-webhook"
 PAGERDUTY = "pagerduty"
 FORMATS = (AM_API, AM_WEBHOOK, PAGERDUTY)
 
+
+class _Gate:
+    """Requests writing to the log go before the processor (one process, one engine).
+
+    Accepting is what a sender waits for; processing can run a few milliseconds later. While
+    requests wait for the database, the processor holds back (at most ``MAX_YIELD`` per pass,
+    so a steady stream of requests cannot starve it).
+    """
+
+    MAX_YIELD = 0.05
+
+    def __init__(self) -> None:
+        self._waiting = 0
+        self._cond = threading.Condition()
+
+    @contextmanager
+    def acceptor(self) -> Iterator[None]:
+        with self._cond:
+            self._waiting += 1
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._waiting -= 1
+                if not self._waiting:
+                    self._cond.notify_all()
+
+    def processor_turn(self) -> bool:
+        """Wait until no request is being accepted (at most ``MAX_YIELD``); True if still busy."""
+        with self._cond:
+            return not self._cond.wait_for(lambda: not self._waiting, timeout=self.MAX_YIELD)
+
+
+_GATES: dict[int, _Gate] = {}
+_GATES_GUARD = threading.Lock()
+
+
+def gate(engine: Engine) -> _Gate:
+    """The gate of ``engine`` (one per engine in this process)."""
+    with _GATES_GUARD:
+        return _GATES.setdefault(id(engine), _Gate())
+
+
 MAX_ATTEMPTS = 5
 """Failures after which a row is set aside as a dead letter."""
-BATCH_ITEMS = 2000
+BATCH_ITEMS = 500
 """Items processed per transaction at most (whole rows; a larger row goes alone)."""
+BUSY_BATCH_ITEMS = 100
+"""... while requests are being accepted."""
 
 _LOCK_KEY = zlib.crc32(b"ninefold:alert-intake") & 0x7FFFFFFF
 
@@ -63,18 +110,91 @@ def accept(
 ) -> None:
     """Write one accepted batch (``payload``: JSON text of its valid items) in the caller's
     transaction."""
+    session.execute(insert(IntakeBatch).values(_row(integration_id, format, payload, items, now)))
+
+
+def _row(
+    integration_id: int, format: str, payload: str, items: int, now: datetime
+) -> dict[str, Any]:
     if format not in FORMATS:
         raise ValueError(f"unknown intake format {format!r}")
-    session.execute(
-        insert(IntakeBatch).values(
-            integration_id=integration_id,
-            format=format,
-            payload=payload,
-            items=items,
-            received_at=now,
-            attempts=0,
-        )
-    )
+    return {
+        "integration_id": integration_id,
+        "format": format,
+        "payload": payload,
+        "items": items,
+        "received_at": now,
+        "attempts": 0,
+    }
+
+
+class _Committer:
+    """Group commit: concurrent requests' batches go into one transaction.
+
+    The first request to arrive writes every batch waiting at that moment in one INSERT and
+    one commit, while the others wait for it; whoever arrives during that commit leads the next
+    one. Each request returns only once its own batch is committed (or gets the error).
+    """
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+        self._lock = threading.Lock()
+        self._queue: list[_Waiter] = []
+        self._leading = False
+
+    def commit(self, row: dict[str, Any]) -> None:
+        me = _Waiter(row)
+        with self._lock:
+            self._queue.append(me)
+            lead = not self._leading
+            if lead:
+                self._leading = True
+        if not lead:
+            me.done.wait()
+            if me.error is not None:
+                raise me.error
+            return
+        while True:
+            with self._lock:
+                group, self._queue = self._queue, []
+                if not group:
+                    self._leading = False
+                    break
+            error: BaseException | None = None
+            try:
+                with write_lock(self._engine), self._engine.begin() as conn:
+                    conn.execute(insert(IntakeBatch), [w.row for w in group])
+            except BaseException as exc:  # every request of the group must hear of it
+                error = exc
+            for w in group:
+                w.error = error
+                if w is not me:
+                    w.done.set()
+            me.done.set()
+        if me.error is not None:
+            raise me.error
+
+
+class _Waiter:
+    __slots__ = ("done", "error", "row")
+
+    def __init__(self, row: dict[str, Any]) -> None:
+        self.row = row
+        self.done = threading.Event()
+        self.error: BaseException | None = None
+
+
+_COMMITTERS: dict[int, _Committer] = {}
+
+
+def commit_batch(
+    engine: Engine, *, integration_id: int, format: str, payload: str, items: int, now: datetime
+) -> None:
+    """Commit one accepted batch in its own (possibly shared) transaction before returning."""
+    row = _row(integration_id, format, payload, items, now)
+    with _GATES_GUARD:
+        committer = _COMMITTERS.setdefault(id(engine), _Committer(engine))
+    committer.commit(row)
 
 
 def to_incoming(
@@ -182,6 +302,8 @@ def process_once(state: Any, *, limit_items: int = BATCH_ITEMS) -> Processed:
     """
     factory = state.session_factory
     now = state.clock.now()
+    if gate(state.engine).processor_turn():
+        limit_items = min(limit_items, BUSY_BATCH_ITEMS)  # short turns while requests arrive
     try:
         with write_lock(state.engine), factory() as session, session.begin():
             _serialise(session)

@@ -41,13 +41,20 @@ def integration_by_key(session: Session, *, key: str, now: datetime) -> Integrat
             or_(Integration.key_hash == digest, Integration.previous_key_hash == digest)
         )
     )
-    if row is None or row.disabled_at is not None:
-        return None
-    if row.key_hash != digest and (
-        row.previous_key_expires_at is None or row.previous_key_expires_at <= now
-    ):
-        return None
-    return row
+    return row if row is not None and key_valid(row, digest, now) else None
+
+
+def key_valid(row: Integration, digest: str, now: datetime) -> bool:
+    """Whether the key hashed to ``digest`` opens ``row`` at ``now`` (pure)."""
+    if row.disabled_at is not None:
+        return False
+    if row.key_hash == digest:
+        return True
+    return (
+        row.previous_key_hash == digest
+        and row.previous_key_expires_at is not None
+        and row.previous_key_expires_at > now
+    )
 
 
 def get_integration(session: Session, *, name: str) -> Integration:
