@@ -2,11 +2,7 @@
 
 from __future__ import annotations
 
-import logging
-import threading
-from collections import defaultdict
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
@@ -17,6 +13,7 @@ from ninefold.catalog import store as catalog_store
 from ninefold.catalog.models import Service
 from ninefold.deploy import store as deploy_store
 from ninefold.deps import ClockDep, SessionDep, SettingsDep
+from ninefold.errors import NotFound
 from ninefold.incident import store as incident_store
 from ninefold.oncall import flows as oncall_flows
 from ninefold.oncall import store as oncall_store
@@ -24,32 +21,19 @@ from ninefold.oncall.rotation import on_call_at
 from ninefold.slo import flows as slo_flows
 from ninefold.slo import store as slo_store
 from ninefold.slo.alerting import thresholds
-from ninefold.slo.schemas import SLOStatus
 from ninefold.slo.windows import BURN_WINDOWS, nominal_period_seconds
 from ninefold.slo.wiring import prometheus_source
-from ninefold.web.render import page
+from ninefold.web.health import health_cache
+from ninefold.web.render import page, render, render_macro
 from ninefold.web.session import WebUserDep
 
 router = APIRouter()
-log = logging.getLogger("ninefold.web")
 
-PER_TIER = 50
+PER_TIER = 10
+"""Services shown per tier (and burning SLOs) before "show more"."""
+PAGE = 100
+"""Rows a "show more" adds."""
 TIER_NAMES = {0: "Tier 0 · critical", 1: "Tier 1", 2: "Tier 2", 3: "Tier 3"}
-_STATUS_ORDER = {
-    "exhausted": 0,
-    "critical": 1,
-    "warning": 2,
-    "stale": 3,
-    "no_data": 4,
-    "healthy": 5,
-}
-
-
-def worst(statuses: list[SLOStatus]) -> str:
-    """The worst status among SLOs ('none' without SLOs)."""
-    if not statuses:
-        return "none"
-    return min((s.status for s in statuses), key=lambda s: _STATUS_ORDER.get(s, 6))
 
 
 def on_call_now(session: Any, now: Any) -> list[dict[str, Any]]:
@@ -64,103 +48,6 @@ def on_call_now(session: Any, now: Any) -> list[dict[str, Any]]:
     ]
 
 
-@dataclass(frozen=True)
-class Health:
-    """What the overview shows of the organisation's SLOs, as plain values."""
-
-    at: datetime
-    tiers: list[tuple[int, list[dict[str, Any]]]]
-    burning: list[SLOStatus]
-
-
-def _health(session: Any, statuses: list[SLOStatus], at: datetime) -> Health:
-    by_service: dict[str, list[SLOStatus]] = defaultdict(list)
-    for st in statuses:
-        by_service[st.service].append(st)
-    tiers: dict[int, list[dict[str, Any]]] = defaultdict(list)
-    for svc in catalog_store.all_services(session):
-        sts = by_service.get(svc.name, [])
-        budgets = [
-            s.error_budget_remaining_fraction
-            for s in sts
-            if s.error_budget_remaining_fraction is not None
-        ]
-        tiers[svc.tier].append(
-            {
-                "name": svc.name,
-                "title": svc.display_name or svc.name,
-                "owner": svc.owner.name,
-                "slos": [(s.name, s.status) for s in sts],
-                "status": worst(sts),
-                "budget": min(budgets) if budgets else None,
-            }
-        )
-    for rows in tiers.values():  # the services that need attention first
-        rows.sort(key=lambda r: (_STATUS_ORDER.get(r["status"], 6), r["budget"] or 0, r["name"]))
-    burning = [s for s in statuses if s.status in ("exhausted", "critical", "warning")]
-    return Health(at, sorted(tiers.items()), burning)
-
-
-class HealthCache:
-    """The overview's SLO health, recomputed at most every ``ttl``.
-
-    The overview of a large organisation would otherwise evaluate thousands of SLOs per
-    request; the engine evaluates once a minute, so a few seconds of staleness shows nothing new.
-    Only the very first request waits for the computation; later ones get the last value while
-    one background thread refreshes it.
-    """
-
-    def __init__(self, ttl: timedelta = timedelta(seconds=15)) -> None:
-        self.ttl = ttl
-        self._lock = threading.Lock()
-        self._refreshing = False
-        self._value: Health | None = None
-
-    def _compute(self, state: Any, now: datetime) -> Health:
-        with state.session_factory() as session, session.begin():
-            slos, _ = slo_store.list_slos(session)
-            statuses = slo_flows.evaluate_slos(
-                session, slos=slos, at=now, prometheus=prometheus_source(state.settings)
-            )
-            return _health(session, statuses, now)
-
-    def _refresh(self, state: Any, now: datetime) -> None:
-        try:
-            value = self._compute(state, now)
-            with self._lock:
-                self._value = value
-        except Exception:  # keep serving the last value; the next request retries
-            log.exception("refreshing the overview's SLO health failed")
-        finally:
-            with self._lock:
-                self._refreshing = False
-
-    def get(self, request: Request, now: datetime) -> Health:
-        """Fresh-enough health of every SLO and service."""
-        state = request.app.state
-        with self._lock:
-            value = self._value
-            if value is not None and value.at <= now < value.at + self.ttl:
-                return value
-            if value is not None:
-                if not self._refreshing:
-                    self._refreshing = True
-                    threading.Thread(target=self._refresh, args=(state, now), daemon=True).start()
-                return value
-            # nothing yet: compute under the lock so that concurrent first requests wait once
-            self._value = self._compute(state, now)
-            return self._value
-
-
-def health_cache(request: Request) -> HealthCache:
-    """The app's health cache (created on first use)."""
-    cache = getattr(request.app.state, "web_health_cache", None)
-    if cache is None:
-        cache = request.app.state.web_health_cache = HealthCache()
-    assert isinstance(cache, HealthCache)
-    return cache
-
-
 @router.get("/", response_class=HTMLResponse)
 def overview(
     request: Request,
@@ -168,10 +55,33 @@ def overview(
     session: SessionDep,
     clock: ClockDep,
     show_all: Annotated[bool, Query(alias="all")] = False,
+    tier: Annotated[int | None, Query(ge=0, le=1000)] = None,
 ) -> HTMLResponse:
-    """Services by tier with SLO status and budget, open incidents, firing alerts, on call now."""
+    """Services by tier with SLO status and budget, open incidents, firing alerts, on call now.
+
+    Per tier only the services that need attention most are shown (``tier`` shows one tier in
+    full, ``all`` every tier); the SLO health part is the same for everyone and rendered once
+    per snapshot, the rest (incidents, alerts, on-call, anything with the user's CSRF token) is
+    read and rendered per request.
+    """
     now = clock.now()
-    health = health_cache(request).get(request, now)
+    cache = health_cache(request.app.state)
+    health = cache.get(request.app.state, now)
+    expand = None if show_all else tier
+    part = health.fragment(
+        ("overview", show_all, expand),
+        lambda: render(
+            "_health.html",
+            evaluated_at=health.at,
+            ttl=int(cache.ttl.total_seconds()),
+            tiers=health.tiers,
+            burning=health.burning,
+            per_tier=PER_TIER,
+            show_all=show_all,
+            expand=expand,
+            tier_names=TIER_NAMES,
+        ),
+    )
     firing, firing_total = alert_store.list_alerts(
         session, stmt=alert_store.alert_query(status="firing"), limit=15, offset=0
     )
@@ -180,17 +90,32 @@ def overview(
         "overview.html",
         user,
         now=now,
-        evaluated_at=health.at,
-        tiers=health.tiers,
-        limit=None if show_all else PER_TIER,
-        tier_names=TIER_NAMES,
-        burning=health.burning[:PER_TIER],
-        burning_total=len(health.burning),
+        health=part,
         incidents=incident_store.active_incidents(session),
         alerts=firing,
         alerts_total=firing_total,
         oncall=on_call_now(session, now),
     )
+
+
+@router.get("/overview/tiers/{tier}", response_class=HTMLResponse)
+def tier_rows(
+    tier: int,
+    request: Request,
+    _: WebUserDep,
+    clock: ClockDep,
+    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
+) -> HTMLResponse:
+    """htmx "show more": the next rows of one tier's services table (and its own "show more")."""
+    health = health_cache(request.app.state).get(request.app.state, clock.now())
+    rows = health.rows(tier)
+    if not rows:
+        raise NotFound(f"no services in tier {tier}")
+    html = health.fragment(
+        ("tier", tier, offset),
+        lambda: render_macro("_tier_rows.html", "tier_rows", tier, rows, offset, PAGE),
+    )
+    return HTMLResponse(html)
 
 
 def _graph(svc: Service, dependents: list[str]) -> dict[str, Any]:

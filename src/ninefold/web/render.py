@@ -66,6 +66,7 @@ _env = Environment(
     undefined=StrictUndefined,
     trim_blocks=True,
     lstrip_blocks=True,
+    auto_reload=False,  # templates are package data: no stat() of the file on every render
 )
 _env.filters.update(when=when, iso=iso, pct=pct, objective=objective, rate=rate, duration=duration)
 _env.globals.update(version=__version__)
@@ -74,6 +75,11 @@ _env.globals.update(version=__version__)
 def render(template: str, **ctx: Any) -> str:
     """Render a console template."""
     return _env.get_template(template).render(**ctx)
+
+
+def render_macro(template: str, macro: str, *args: Any) -> str:
+    """Call one macro of a console template (a fragment without the page around it)."""
+    return str(getattr(_env.get_template(template).module, macro)(*args))
 
 
 def page(
