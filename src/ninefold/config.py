@@ -58,6 +58,19 @@ class Settings(BaseSettings):
         description="how long a replica's claim on a notification lasts; a replica that dies "
         "mid-send delays its claimed notifications by at most this long",
     )
+    notification_timeout_seconds: float = Field(
+        10.0, gt=0, le=120, description="timeout of one webhook or SMTP delivery attempt"
+    )
+    notification_retry_base_seconds: float = Field(
+        5.0,
+        gt=0,
+        le=3600,
+        description="ceiling of the first retry's delay; it doubles per attempt up to 15 "
+        "minutes, and each delay is drawn at random below its ceiling (full jitter)",
+    )
+    notification_max_attempts: int = Field(
+        12, ge=1, le=100, description="attempts before a notification is dead-lettered"
+    )
     smtp_host: str | None = Field(None, description="SMTP relay for email channels")
     smtp_port: int = Field(25, ge=1, le=65535)
     smtp_from: str = "ninefold@localhost"

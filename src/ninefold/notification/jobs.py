@@ -6,6 +6,7 @@ import logging
 from datetime import timedelta
 from typing import Any
 
+from ninefold.integrations.notify.backoff import BackoffPolicy
 from ninefold.integrations.notify.senders import SmtpSender, WebhookSender
 from ninefold.notification.flows import DEFAULT_LEASE, DeliveryReport, Senders, deliver_due
 
@@ -20,7 +21,8 @@ MAX_BATCHES = 50
 
 def build_senders(settings: Any, clock: Any = None) -> Senders:
     """Real senders from settings: httpx webhooks always, SMTP when ``smtp_host`` is set."""
-    webhook = WebhookSender(clock=clock)
+    timeout = float(getattr(settings, "notification_timeout_seconds", 10.0))
+    webhook = WebhookSender(timeout=timeout, clock=clock)
     email = None
     host = getattr(settings, "smtp_host", None)
     if host:
@@ -31,8 +33,20 @@ def build_senders(settings: Any, clock: Any = None) -> Senders:
             starttls=bool(getattr(settings, "smtp_starttls", False)),
             username=getattr(settings, "smtp_username", None),
             password=getattr(settings, "smtp_password", None),
+            timeout=timeout,
         )
     return Senders(webhook=webhook, email=email)
+
+
+def retry_policy(settings: Any) -> BackoffPolicy:
+    """The retry schedule from settings (defaults: 5 s doubling to 15 min, 12 attempts)."""
+    default = BackoffPolicy()
+    base = timedelta(seconds=float(getattr(settings, "notification_retry_base_seconds", 5.0)))
+    return BackoffPolicy(
+        base=base,
+        cap=max(default.cap, base),
+        max_attempts=int(getattr(settings, "notification_max_attempts", default.max_attempts)),
+    )
 
 
 def _senders(state: Any) -> Senders:
@@ -75,6 +89,7 @@ def run_with_state(state: Any) -> DeliveryReport:
     total = DeliveryReport()
     seconds = getattr(state.settings, "notification_lease_seconds", None)
     lease = timedelta(seconds=float(seconds)) if seconds else DEFAULT_LEASE
+    policy = retry_policy(state.settings)
     for _ in range(MAX_BATCHES):
         report = deliver_due(
             state.session_factory,
@@ -83,6 +98,7 @@ def run_with_state(state: Any) -> DeliveryReport:
             limit=BATCH,
             on_dead=lambda key, error: _dead_page(state, key, error),
             lease=lease,
+            policy=policy,
         )
         total = DeliveryReport(
             claimed=total.claimed + report.claimed,
