@@ -13,6 +13,7 @@ import hmac
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from sqlalchemy.exc import IntegrityError
 
 from ninefold.alert.links import link_secret
 from ninefold.deps import ClockDep
@@ -111,6 +112,8 @@ def oidc_callback(
             secret = auth.start_session(session, user=user, now=now)
     except SignInRefused as exc:
         return _failed(request, f"{exc}.", 403, flow.next)
+    except IntegrityError:  # the same person's first sign-in, twice at once
+        return _failed(request, "a concurrent sign-in created the same user; try again.", 409)
     response = RedirectResponse(safe_next(flow.next), status_code=303)
     set_session_cookie(request, response, secret)
     response.delete_cookie(FLOW_COOKIE, path=FLOW_PATH)
