@@ -44,6 +44,7 @@ NOW = datetime.now(UTC).replace(second=0, microsecond=0)
 PASSWORD = "bench-password-1"
 CHUNK = 20_000
 TARGET_MS = 150.0
+WORKERS = 2
 
 
 def _table(model: Any) -> Table:
@@ -216,15 +217,30 @@ def load(engine: Engine, services: int, per_service: int, incidents: int) -> Non
             conn.execution_options(isolation_level="AUTOCOMMIT").exec_driver_sql("ANALYZE")
 
 
-def _serve(url: str, port: int) -> None:
-    """Child process: ninefold on ``url`` with the engine off."""
+def _serve(url: str, port: int, workers: int) -> None:
+    """Child process: ninefold on ``url`` with the engine off, as ``ninefold serve`` runs it."""
+    import json
+
     import uvicorn
 
     from ninefold.app import create_app
+    from ninefold.cli import serve
     from ninefold.config import Settings
 
-    app = create_app(Settings(database_url=url, engine_enabled=False), start_engine=False)
-    uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning")
+    cfg = Settings(database_url=url, engine_enabled=False, log_level="warning")
+    if workers == 1:
+        app = create_app(cfg, start_engine=False)
+        uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning")
+        return
+    os.environ[serve.WORKER_SETTINGS] = json.dumps(cfg.model_dump(mode="json"))
+    uvicorn.run(
+        f"{serve.__name__}:worker_app",
+        factory=True,
+        workers=workers,
+        host="127.0.0.1",
+        port=port,
+        log_level="warning",
+    )
 
 
 def _login(base: str) -> httpx.Client:
@@ -279,11 +295,12 @@ def main() -> int:
     p.add_argument("--incidents", type=int, default=10_000)
     p.add_argument("--clients", type=int, default=20)
     p.add_argument("--requests", type=int, default=200, help="per page")
+    p.add_argument("--workers", type=int, default=WORKERS, help="web worker processes")
     p.add_argument("--postgres", help="also run on this PostgreSQL URL (a bench schema is used)")
-    p.add_argument("--serve", nargs=2, metavar=("URL", "PORT"), help=argparse.SUPPRESS)
+    p.add_argument("--serve", nargs=3, metavar=("URL", "PORT", "WORKERS"), help=argparse.SUPPRESS)
     args = p.parse_args()
     if args.serve:
-        _serve(args.serve[0], int(args.serve[1]))
+        _serve(args.serve[0], int(args.serve[1]), int(args.serve[2]))
         return 0
     DATA.mkdir(parents=True, exist_ok=True)
     targets = []
@@ -311,7 +328,9 @@ def main() -> int:
         port = 18000 + random.randrange(1000)
         env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
         server = subprocess.Popen(
-            [sys.executable, __file__, "--serve", url, str(port)], env=env, cwd=ROOT
+            [sys.executable, __file__, "--serve", url, str(port), str(args.workers)],
+            env=env,
+            cwd=ROOT,
         )
         base_url = f"http://127.0.0.1:{port}"
         try:

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
 import logging
+import os
+import threading
 from pathlib import Path
+from typing import Any
 
 import typer
 import uvicorn
@@ -20,6 +25,14 @@ def serve(
     ),
     host: str | None = typer.Option(None, "--host"),
     port: int | None = typer.Option(None, "--port"),
+    workers: int = typer.Option(
+        1,
+        "--workers",
+        envvar="NINEFOLD_WORKERS",
+        min=1,
+        max=64,
+        help="web worker processes; above 1 the engine runs once, in the parent process",
+    ),
 ) -> None:
     """Migrate the database, optionally apply the catalog, and serve API and engine."""
     from ninefold.app import create_app
@@ -58,6 +71,65 @@ def serve(
             )
     app = create_app(cfg, engine=engine)
     console.print(
-        f"ninefold serving on http://{cfg.host}:{cfg.port} (database: {engine.dialect.name})"
+        f"ninefold serving on http://{cfg.host}:{cfg.port} (database: {engine.dialect.name}"
+        + (f", {workers} web workers)" if workers > 1 else ")")
     )
-    uvicorn.run(app, host=cfg.host, port=cfg.port, log_level=cfg.log_level)
+    if workers == 1:
+        uvicorn.run(app, host=cfg.host, port=cfg.port, log_level=cfg.log_level)
+        return
+    # Several processes serve requests (one Python process uses one core); none of them runs
+    # the engine. This process runs it, exactly once, as it would with one worker.
+    os.environ[WORKER_SETTINGS] = json.dumps(cfg.model_dump(mode="json"))
+    with EngineHost(app):
+        uvicorn.run(
+            f"{__name__}:worker_app",
+            factory=True,
+            workers=workers,
+            host=cfg.host,
+            port=cfg.port,
+            log_level=cfg.log_level,
+        )
+
+
+WORKER_SETTINGS = "_NINEFOLD_WORKER_SETTINGS"
+"""Environment variable handing the settings to the worker processes (JSON)."""
+
+
+def worker_app() -> Any:
+    """The app of one web worker of ``serve --workers N``: requests only, no engine."""
+    from ninefold.app import create_app
+    from ninefold.config import Settings
+
+    cfg = Settings(**json.loads(os.environ[WORKER_SETTINGS]))
+    return create_app(cfg, start_engine=False)
+
+
+class EngineHost:
+    """Run ``app``'s lifespan (and so its engine) in a thread, without serving requests."""
+
+    def __init__(self, app: Any) -> None:
+        self._app = app
+        self._loop = asyncio.new_event_loop()
+        self._stop = asyncio.Event()
+        self._started = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="ninefold-engine-host", daemon=True)
+
+    def _run(self) -> None:
+        async def main() -> None:
+            async with self._app.router.lifespan_context(self._app):
+                self._started.set()
+                await self._stop.wait()
+
+        try:
+            self._loop.run_until_complete(main())
+        finally:
+            self._started.set()
+
+    def __enter__(self) -> EngineHost:
+        self._thread.start()
+        self._started.wait()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._loop.call_soon_threadsafe(self._stop.set)
+        self._thread.join(timeout=60)
