@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import defaultdict
 from datetime import datetime, timedelta
 from typing import Any
+from urllib.parse import quote
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -14,7 +15,7 @@ from ninefold.alert import store as alert_store
 from ninefold.alert.models import Alert, SilenceRow
 from ninefold.alert.silence import check_new, from_api
 from ninefold.deps import ClockDep, SessionDep
-from ninefold.errors import InvalidInput, NotFound
+from ninefold.errors import Forbidden, InvalidInput, NotFound
 from ninefold.identity import guard
 from ninefold.incident import store as incident_store
 from ninefold.web.render import page, render
@@ -183,6 +184,12 @@ def alert_action(
     if alert is None:
         raise NotFound(f"alert {alert_id} not found")
     actor = act.user.name
+    try:
+        guard.check_alert(session, alert)  # before anything changes (the flows check it too)
+    except Forbidden as exc:
+        if request.headers.get("hx-request") == "true":
+            raise  # 403: the page's script shows the message
+        return RedirectResponse(f"/ui/alerts/{alert_id}?error={quote(exc.message)}", 303)
     try:
         if action == "acknowledge":
             alert_flows.acknowledge(session, alert=alert, actor=actor, now=now)
