@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PG_URL ?= postgresql://postgres@127.0.0.1:5432/test
 
-.PHONY: install demo lint format typecheck test test-fast bench clean
+.PHONY: install demo lint format typecheck test test-fast faults bench clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -28,6 +28,9 @@ format: install
 test: install  ## the whole suite, SQLite and PostgreSQL (NINEFOLD_TEST_POSTGRES_URL)
 	NINEFOLD_TEST_POSTGRES_URL=$${NINEFOLD_TEST_POSTGRES_URL:-$(PG_URL)} NINEFOLD_REQUIRE_POSTGRES=1 \
 		$(BIN)/pytest -q
+
+faults: install  ## the fault suite alone (tests/faults): real processes, injected faults, ~4 min
+	NINEFOLD_TEST_POSTGRES_URL=$${NINEFOLD_TEST_POSTGRES_URL:-$(PG_URL)} $(BIN)/pytest -q tests/faults
 
 test-fast: install  ## SQLite only
 	$(BIN)/pytest -q -x
