@@ -238,3 +238,40 @@ def test_concurrent_processors_process_each_batch_exactly_once(
         assert s.scalar(select(func.count()).select_from(Alert)) == 1000
         assert s.scalar(select(func.count(func.distinct(Alert.dedup_key)))) == 1000
     assert _pending(session_factory) == 0
+
+
+def test_a_web_worker_wakes_the_parent_engine_to_process_its_batch(
+    client: TestClient,
+    integration_key: str,
+    session_factory: sessionmaker[Session],
+    settings: Settings,
+    engine: Engine,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """``serve --workers N``: a worker commits the batch, the parent's engine processes it at
+    once (its own polling is set to 60 s here, so only the wake-up can explain it)."""
+    from ninefold.cli import serve
+    from ninefold.engine import wake
+
+    slow_poll = settings.model_copy(update={"intake_poll_seconds": 60.0})
+    parent = create_app(slow_poll, clock=FrozenClock(T0), engine=engine, start_engine=True)
+    listener = wake.WakeListener(parent.state).start()
+    try:
+        with serve.EngineHost(parent):
+            time.sleep(0.3)  # the intake thread's first (empty) pass is behind it
+            monkeypatch.setenv(serve.WORKER_SETTINGS, slow_poll.model_dump_json())
+            monkeypatch.setenv(wake.PORT_VARIABLE, str(listener.port))
+            worker = serve.worker_app()
+            assert isinstance(worker.state.engine_runner, wake.RemoteEngine)
+            with TestClient(worker) as w:
+                auth = {"Authorization": f"Bearer {integration_key}"}
+                assert (
+                    w.post("/api/v2/alerts", json=[_alert("ViaWorker")], headers=auth).status_code
+                    == 200
+                )
+                deadline = time.monotonic() + 10
+                while _alerts(session_factory) != {"ViaWorker": "firing"}:
+                    assert time.monotonic() < deadline, "the parent was not woken"
+                    time.sleep(0.02)
+    finally:
+        listener.close()

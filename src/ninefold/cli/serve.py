@@ -16,6 +16,8 @@ import uvicorn
 from ninefold.cli.common import console, engine_for, fail, settings
 from ninefold.db import migrate
 from ninefold.db.engine import make_session_factory
+from ninefold.engine import wake
+from ninefold.engine.wake import WakeListener
 from ninefold.errors import NinefoldError
 
 
@@ -80,6 +82,8 @@ def serve(
     # Several processes serve requests (one Python process uses one core); none of them runs
     # the engine. This process runs it, exactly once, as it would with one worker.
     os.environ[WORKER_SETTINGS] = json.dumps(cfg.model_dump(mode="json"))
+    wakes = WakeListener(app.state).start()  # workers wake this process's engine at once
+    os.environ[wake.PORT_VARIABLE] = str(wakes.port)
     with EngineHost(app):
         uvicorn.run(
             f"{__name__}:worker_app",
@@ -101,7 +105,11 @@ def worker_app() -> Any:
     from ninefold.config import Settings
 
     cfg = Settings(**json.loads(os.environ[WORKER_SETTINGS]))
-    return create_app(cfg, start_engine=False)
+    app = create_app(cfg, start_engine=False)
+    port = os.environ.get(wake.PORT_VARIABLE)
+    if port:
+        app.state.engine_runner = wake.RemoteEngine(int(port))
+    return app
 
 
 class EngineHost:
