@@ -65,9 +65,9 @@ class Provider:
             "nonce": "a-replayed-nonce" if self.tamper == "nonce" else nonce,
         }
         key = self.key
-        if self.tamper == "unknown-key":
-            key = RSAKey.generate_key(2048, {"kid": "k1"})
-        token = jwt.encode({"alg": "RS256", "kid": "k1"}, claims, key)
+        if self.tamper == "unknown-key":  # same key id, another key: a forged signature
+            key = RSAKey.generate_key(2048, {"kid": self.key.kid})
+        token = jwt.encode({"alg": "RS256", "kid": self.key.kid}, claims, key)
         if self.tamper == "signature":
             head, body, sig = token.split(".")
             raw = bytearray(base64.urlsafe_b64decode(sig + "=" * (-len(sig) % 4)))

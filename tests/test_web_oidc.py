@@ -17,6 +17,7 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 import pytest
 from fastapi.testclient import TestClient
+from joserfc.jwk import RSAKey
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -309,6 +310,16 @@ def test_bad_id_tokens_are_refused(
     assert sessions(session_factory) == 0
     provider.tamper = ""  # the same console then signs in fine
     assert sign_in(web).status_code == 303
+
+
+def test_a_rotated_provider_key_is_fetched(
+    web: TestClient, provider: Provider, session_factory: sessionmaker[Session]
+) -> None:
+    assert sign_in(web).status_code == 303  # the console now holds the JWKS with k1
+    provider.key = RSAKey.generate_key(2048, {"kid": "k2"})
+    web.cookies.clear()
+    assert sign_in(web).status_code == 303
+    assert sessions(session_factory) == 2
 
 
 def test_denied_consent_is_a_clear_error(web: TestClient, provider: Provider) -> None:
