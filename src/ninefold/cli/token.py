@@ -22,7 +22,7 @@ def create(
     team: str | None = typer.Option(
         None,
         "--team",
-        help="record a team on the token (not enforced yet: the role alone limits it)",
+        help="scope the token to a team: it changes only that team's objects (reads stay org-wide)",
     ),
     expires_in: str | None = typer.Option(
         None, "--expires-in", help="e.g. 30d or 12h; the token gets 401 afterwards"
