@@ -381,6 +381,10 @@ def _say(label: str) -> Any:
 # -- systems ---------------------------------------------------------------------------------
 
 
+def _label(name: str, args: argparse.Namespace) -> str:
+    return name if args.serve_workers == 1 else f"{name} ×{args.serve_workers}"
+
+
 @contextlib.contextmanager
 def postgres_database() -> Iterator[str]:
     """A fresh database ``PG_DB`` on the local PostgreSQL, dropped at the end."""
@@ -430,6 +434,12 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     ap.add_argument(
         "--postgres", action="store_true", help=f"also ninefold on PostgreSQL ({PG_DB})"
     )
+    ap.add_argument(
+        "--serve-workers",
+        type=int,
+        default=1,
+        help="ninefold serve --workers N (web worker processes; the engine runs once)",
+    )
     ap.add_argument("--skip-sqlite", action="store_true", help="no ninefold-on-SQLite run")
     ap.add_argument("--timeout", type=int, default=1800, help="give up after this many seconds")
     args = ap.parse_args(argv)
@@ -465,7 +475,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                         work / "nf-sqlite",
                         f"sqlite:///{work}/ninefold.db",
                         sink.url("ninefold"),
-                        "ninefold SQLite",
+                        _label("ninefold SQLite", args),
+                        args.serve_workers,
                     ).start(),
                     sink,
                     args,
@@ -475,7 +486,11 @@ def main(argv: Sequence[str] | None = None) -> int:
                 url = stack.enter_context(postgres_database())
                 run_system(
                     lambda: NinefoldServer(
-                        work / "nf-pg", url, sink.url("ninefold"), "ninefold PostgreSQL"
+                        work / "nf-pg",
+                        url,
+                        sink.url("ninefold"),
+                        _label("ninefold PostgreSQL", args),
+                        args.serve_workers,
                     ).start(),
                     sink,
                     args,

@@ -14,6 +14,7 @@ Both servers are started with :func:`subprocess.Popen` and stopped by PID (SIGTE
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -97,18 +98,40 @@ def stop_process(process: subprocess.Popen[bytes] | None) -> None:
         process.wait(timeout=10)
 
 
+def _tree(pid: int) -> list[int]:
+    """``pid`` and its descendants (``serve --workers N`` forks worker processes)."""
+    out, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        out.append(p)
+        for task in Path(f"/proc/{p}/task").glob("*/children"):
+            with contextlib.suppress(OSError):
+                todo.extend(int(c) for c in task.read_text().split())
+    return out
+
+
 def rss_mib(pid: int) -> float:
-    """Resident set size (``VmRSS`` of /proc/<pid>/status) in MiB."""
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    raise RuntimeError(f"no VmRSS for pid {pid}")
+    """Resident set size (``VmRSS`` of /proc/<pid>/status) in MiB, summed over the process
+    and its children."""
+    total = 0
+    for p in _tree(pid):
+        with contextlib.suppress(OSError):
+            for line in Path(f"/proc/{p}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    total += int(line.split()[1])
+    if not total:
+        raise RuntimeError(f"no VmRSS for pid {pid}")
+    return total / 1024
 
 
 def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process so far (/proc/<pid>/stat)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    """User + system CPU time so far (/proc/<pid>/stat) of a process and its children."""
+    ticks = 0
+    for p in _tree(pid):
+        with contextlib.suppress(OSError):
+            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+            ticks += int(fields[11]) + int(fields[12])
+    return ticks / os.sysconf("SC_CLK_TCK")
 
 
 def _wait_ready(process: subprocess.Popen[bytes], url: str, timeout: float) -> bool:
@@ -231,7 +254,10 @@ class NinefoldServer:
 
     name = "ninefold"
 
-    def __init__(self, workdir: Path, database_url: str, sink_url: str, label: str) -> None:
+    def __init__(
+        self, workdir: Path, database_url: str, sink_url: str, label: str, serve_workers: int = 1
+    ) -> None:
+        self.serve_workers = serve_workers
         self.workdir = workdir
         self.database_url = database_url
         self.sink_url = sink_url
@@ -277,7 +303,16 @@ class NinefoldServer:
 
         def argv(port: int) -> list[str]:
             env["NINEFOLD_PUBLIC_URL"] = f"http://127.0.0.1:{port}"
-            return [str(NINEFOLD), "serve", "--host", "127.0.0.1", "--port", str(port)]
+            return [
+                str(NINEFOLD),
+                "serve",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--workers",
+                str(self.serve_workers),
+            ]
 
         self.process, self.port = _start(
             argv, ready_path="/readyz", log=log, env=env, timeout=timeout, what="ninefold serve"
