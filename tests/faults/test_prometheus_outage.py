@@ -65,10 +65,6 @@ DETECT_WITHIN = 20.0
 """Seconds from the fault until the SLO reports no data and the meta-alert is delivered."""
 
 
-def _scrape(i: int) -> dict[str, float]:
-    return {'app_requests_total{code="200"}': 100.0 * i, 'app_requests_total{code="500"}': 0.0}
-
-
 def _no_data_alerts(base: str, token: str) -> list[dict[str, Any]]:
     items = api(base, token, "GET", "/api/v1/alerts?limit=500")["items"]
     return [a for a in items if a["labels"].get("alertname") == "SLONoData"]
@@ -151,13 +147,13 @@ def _fault_and_back(
 
 
 @pytest.mark.faults(limit=170)
-def test_prometheus_down_or_hung_means_no_data_and_a_meta_alert(tmp_path: Path) -> None:
-    exporter = Exporter(_scrape, types={"app_requests_total": "counter"}).start()
-    prom = PrometheusServer(tmp_path / "prom", targets=[exporter.target])
+def test_prometheus_down_or_hung_means_no_data_and_a_meta_alert(
+    tmp_path: Path, prometheus_feed: tuple[Exporter, PrometheusServer]
+) -> None:
+    exporter, prom = prometheus_feed
     receiver = FaultyReceiver().start()
     replica: Replica | None = None
     try:
-        prom.start()
         url = f"sqlite:///{tmp_path / 'ninefold.db'}"
         token = prepare(url, tmp_path, CATALOG)
         routing = tmp_path / "routing.yml"
@@ -195,8 +191,4 @@ def test_prometheus_down_or_hung_means_no_data_and_a_meta_alert(tmp_path: Path) 
     finally:
         if replica is not None:
             replica.stop()
-        if prom.process is not None and prom.process.poll() is None:
-            _signal(prom, signal.SIGCONT)  # a stopped process would not act on SIGTERM
-        prom.stop()
-        exporter.stop()
         receiver.stop()
