@@ -6,8 +6,9 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import cast
 
-from sqlalchemy import insert
+from sqlalchemy import Table, insert
 from sqlalchemy.orm import Session
 
 from ninefold.alert import groups, store
@@ -131,7 +132,7 @@ def _insert_new(
         for i in items
     ]
     # Core INSERTs on the tables (not the ORM's bulk path): a third of the cost per row.
-    alerts, events = Alert.__table__, AlertEvent.__table__
+    alerts, events = cast(Table, Alert.__table__), cast(Table, AlertEvent.__table__)
     ids = list(
         session.scalars(insert(alerts).returning(alerts.c.id, sort_by_parameter_order=True), rows)
     )
