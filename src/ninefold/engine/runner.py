@@ -21,7 +21,7 @@ from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, text
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session
 from sqlalchemy.pool import NullPool
 
@@ -72,6 +72,7 @@ class EngineRunner:
         self._lock_conn: Any = None
         self._lock_db: Engine | None = None
         self._leading: dict[str, bool] = {}
+        self._db_away = False
 
     def jobs(self) -> list[tuple[str, Callable[[Any], object], float]]:
         """The engine modules: name, a callable taking the app state, and interval in seconds."""
@@ -161,6 +162,8 @@ class EngineRunner:
             try:
                 with actor_scope("engine:delivery", clock=getattr(self._state, "clock", None)):
                     deliver(self._state)
+            except OperationalError as exc:
+                log.warning("notification delivery paused: database unavailable (%s)", exc.orig)
             except Exception:
                 log.exception("notification delivery failed")
             self._wake.wait(interval)
@@ -218,13 +221,20 @@ class EngineRunner:
                 ).scalar()
             )
             self._lock_conn.commit()
-        except SQLAlchemyError:
-            log.warning("leader election failed; will retry", exc_info=True)
+        except SQLAlchemyError as exc:
+            if not isinstance(exc, OperationalError):
+                log.warning("leader election failed; will retry", exc_info=True)
+            elif not self._db_away:  # once per outage, not a traceback every tick
+                log.warning("database unavailable (%s): engine modules paused", exc.orig)
+            self._db_away = self._db_away or isinstance(exc, OperationalError)
             if self._lock_conn is not None:
                 self._lock_conn.invalidate()
                 self._lock_conn = None
             self._lose_all()  # the session, and every lock it held, is gone
             return False
+        if self._db_away:
+            self._db_away = False
+            log.warning("database reachable again: engine leader election resumed")
         self._set_leading(name, got)
         return got
 
