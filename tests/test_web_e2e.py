@@ -156,3 +156,33 @@ def test_responder_journey(browser_page: object, live_url: str) -> None:
     _shot(page, "10-overview-phone")
     page.goto(incident_url)
     _shot(page, "11-incident-phone")
+
+
+def test_show_more_adds_a_tiers_rows_in_place(
+    browser_page: object, live_url: str, tmp_path: Path
+) -> None:
+    from ninefold.identity.models import Team
+    from tests import factories
+
+    engine = make_engine(f"sqlite:///{tmp_path / 'console.db'}")
+    now = SystemClock().now()
+    with make_session_factory(engine)() as session, session.begin():
+        owner = session.query(Team).order_by(Team.id).first()
+        assert owner is not None
+        for i in range(130):  # tier 2 then has 132 services: 10 shown, then 100, then 22
+            factories.service(session, f"more-{i:03d}", owner, now, tier=2)
+    engine.dispose()
+    page = browser_page
+    expect = playwright_api.expect
+    page.goto("/ui/")
+    page.fill("#username", "frank")
+    page.fill("#password", PASSWORDS["frank"])
+    page.click("button[type=submit]")
+    rows = page.locator("#tier-2 + .table-wrap tbody tr:not(.more)")
+    expect(rows).to_have_count(10)
+    page.get_by_role("link", name="Show more (122 of 132 not shown)").click()
+    expect(rows).to_have_count(110)
+    expect(page).to_have_url(re.compile(r"/ui/$"))  # swapped in place, no navigation
+    page.get_by_role("link", name="Show more (22 of 132 not shown)").click()
+    expect(rows).to_have_count(132)
+    expect(page.locator("#tier-2 + .table-wrap tr.more")).to_have_count(0)
