@@ -267,3 +267,19 @@ def test_escalation_list(catalog_db: str, session_factory: sessionmaker[Session]
     assert "triggered" in table.output
     bad = runner.invoke(app, ["escalation", "list", "--status", "open"])
     assert bad.exit_code == 2
+
+
+def test_escalation_policies_list_and_show(catalog_db: str) -> None:
+    [policy] = invoke_json("escalation", "policies")
+    assert (policy["name"], policy["team"], policy["managed"]) == ("payments", "payments", True)
+    assert policy["levels"] == [{"delay": "10m", "targets": [{"schedule": "payments-primary"}]}]
+    shown = invoke_json("escalation", "policy", "payments")
+    assert shown == policy
+    table = runner.invoke(app, ["escalation", "policy", "payments"])
+    assert table.exit_code == 0, table.output
+    assert "schedule:payments-primary" in table.output
+    listed = runner.invoke(app, ["escalation", "policies"])
+    assert "payments" in listed.output
+    missing = runner.invoke(app, ["escalation", "policy", "nope"])
+    assert missing.exit_code != 0
+    assert "escalation policy 'nope' not found" in missing.output

@@ -22,13 +22,16 @@ from ninefold.clock_utils import parse_time
 from ninefold.core.clock import SystemClock
 from ninefold.errors import NinefoldError
 from ninefold.oncall import flows, store
-from ninefold.oncall.models import EscalationRow, ScheduleRow
+from ninefold.oncall.models import EscalationPolicyRow, EscalationRow, ScheduleRow
 from ninefold.oncall.rotation import Schedule, next_shifts, on_call_at, shifts
 
 schedule_app = typer.Typer(
     help="On-call schedules: list, show, shifts, override.", no_args_is_help=True
 )
-escalation_app = typer.Typer(help="Escalations of alert groups: list.", no_args_is_help=True)
+escalation_app = typer.Typer(
+    help="Escalations of alert groups (list) and escalation policies (policies, policy).",
+    no_args_is_help=True,
+)
 
 _HORIZON = timedelta(days=31)
 _STATUS_STYLE = {
@@ -358,6 +361,68 @@ def escalation_list(
             _local(d["next_step_at"], "UTC"),
             escape(d["acknowledged_by"] or ""),
         )
+    console.print(table)
+
+
+def _policy_dict(row: EscalationPolicyRow) -> dict[str, Any]:
+    return {
+        "name": row.name,
+        "team": row.team.name if row.team else None,
+        "description": row.description,
+        "repeat": row.repeat,
+        "managed": row.managed,
+        "levels": row.levels,
+    }
+
+
+def _targets(level: dict[str, Any]) -> str:
+    return ", ".join(f"{k}:{v}" for t in level.get("targets") or [] for k, v in t.items())
+
+
+@escalation_app.command("policies")
+def policy_list(output: Output = typer.Option(Output.table, "--output", "-o")) -> None:
+    """Every escalation policy: team, levels and repeat count."""
+    with session_scope() as session:
+        data = [_policy_dict(r) for r in store.list_policies(session)]
+    if output == Output.json:
+        print_json(data)
+        return
+    table = Table("policy", "team", "levels", "first level", "repeat", "from YAML")
+    for d in data:
+        first = d["levels"][0] if d["levels"] else {}
+        table.add_row(
+            escape(d["name"]),
+            escape(d["team"] or "—"),
+            str(len(d["levels"])),
+            escape(_targets(first) or "—"),
+            str(d["repeat"]),
+            "yes" if d["managed"] else "no",
+        )
+    console.print(table)
+
+
+@escalation_app.command("policy")
+def policy_show(
+    name: str = typer.Argument(..., help="the escalation policy's name"),
+    output: Output = typer.Option(Output.table, "--output", "-o"),
+) -> None:
+    """One escalation policy, level by level: its targets (users, schedules, teams) and how
+    long it waits for an acknowledgement before the next level."""
+    with session_scope() as session:
+        data = _policy_dict(store.get_policy(session, name=name))
+    if output == Output.json:
+        print_json(data)
+        return
+    console.print(
+        f"[bold]{escape(data['name'])}[/] (team {escape(data['team'] or '—')}, repeats "
+        f"{data['repeat']} more time(s))",
+        highlight=False,
+    )
+    if data["description"]:
+        console.print(escape(data["description"]), highlight=False)
+    table = Table("level", "targets", "escalates after")
+    for n, level in enumerate(data["levels"], start=1):
+        table.add_row(str(n), escape(_targets(level)), str(level.get("delay", "30m")))
     console.print(table)
 
 
