@@ -114,7 +114,13 @@ def _check_schedule(name: str, times: list[float]) -> list[float]:
 
 
 def _backends() -> list[Any]:
-    return ["sqlite", pytest.param("postgresql", marks=pytest.mark.skipif(not PG_URL, reason=""))]
+    return [
+        "sqlite",
+        pytest.param(
+            "postgresql",
+            marks=pytest.mark.skipif(not PG_URL, reason="NINEFOLD_TEST_POSTGRES_URL not set"),
+        ),
+    ]
 
 
 @pytest.mark.faults(limit=150)
