@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Select, func, or_, select, text
+from sqlalchemy import Select, bindparam, func, or_, select, text
 from sqlalchemy.orm import Session
 
 from ninefold.alert.models import (
@@ -74,11 +74,20 @@ def open_alerts_by_key(session: Session, *, keys: Sequence[str]) -> dict[str, Al
     """Firing alerts keyed by dedup key."""
     if not keys:
         return {}
-    # The status is written literally so that the planner can use the partial unique index
-    # on open alerts' dedup keys (a bound parameter does not imply the index's WHERE on SQLite).
-    rows = session.scalars(
-        select(Alert).where(text("alerts.status = 'firing'"), Alert.dedup_key.in_(list(set(keys))))
-    )
+    wanted = list(set(keys))
+    if session.get_bind().dialect.name == "sqlite":
+        # Without statistics SQLite's planner prefers the (status, starts_at) index for a few
+        # keys and then reads every firing alert: name the partial unique index on open alerts'
+        # dedup keys (its WHERE is written literally, as the index requires).
+        stmt = text(
+            "SELECT alerts.* FROM alerts INDEXED BY uq_alerts_open_dedup_key "
+            "WHERE alerts.status = 'firing' AND alerts.dedup_key IN :keys"
+        ).bindparams(bindparam("keys", expanding=True))
+        rows = session.scalars(select(Alert).from_statement(stmt), {"keys": wanted})
+    else:
+        rows = session.scalars(
+            select(Alert).where(text("alerts.status = 'firing'"), Alert.dedup_key.in_(wanted))
+        )
     return {a.dedup_key: a for a in rows}
 
 
