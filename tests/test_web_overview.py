@@ -18,13 +18,14 @@ from sqlalchemy.orm import Session, sessionmaker
 from ninefold.app import create_app
 from ninefold.config import Settings
 from ninefold.core.clock import FrozenClock
-from ninefold.identity.models import Team
+from ninefold.identity.models import Team, User
 from ninefold.slo import flows as slo_flows
 from ninefold.slo import store as slo_store
 from ninefold.slo.flows import IngestLimits
 from ninefold.slo.schemas import Event, EventBatch
 from ninefold.web import pages
 from ninefold.web.health import Health, HealthCache, health_cache
+from ninefold.web.viewcache import VIEW_TTL, TtlCache
 from tests import factories
 from tests.test_web_console import firing_alert, login
 from tests.web_seed import HEALTHY_SLO, seed
@@ -236,3 +237,62 @@ def test_fragments_are_built_once_per_snapshot_and_bounded() -> None:
     for i in range(100):
         h.fragment(("n", i), build)
     assert len(h._fragments) <= 64
+
+
+def test_slo_page_shares_its_evaluation_for_a_few_seconds(
+    big: TestClient, session_factory: sessionmaker[Session], clock: FrozenClock
+) -> None:
+    login(big, "frank")
+
+    def heading() -> str:
+        html = big.get(f"/ui/slos/{HEALTHY_SLO}").text
+        found = re.search(r"<h1>.*?badge s-(\w+)", html)
+        assert found is not None
+        return found.group(1)
+
+    assert heading() == "healthy"
+    with session_factory() as session, session.begin():
+        _push_bad(session, HEALTHY_SLO, clock.now(), tag="cached")
+    assert heading() == "healthy"  # the evaluation of a moment ago
+    clock.advance(VIEW_TTL + timedelta(seconds=1))
+    assert heading() in ("exhausted", "critical")
+
+
+def test_incident_pick_lists_are_shared_for_a_few_seconds(
+    big: TestClient, session_factory: sessionmaker[Session], clock: FrozenClock
+) -> None:
+    token = login(big, "bob")
+    r = big.post("/ui/incidents/declare", data={"csrf_token": token, "title": "Checkout down"})
+    assert r.status_code == 200
+    url = str(r.url).split("?")[0]
+    assert "<option>newcomer</option>" not in big.get(url).text
+    with session_factory() as session, session.begin():
+        session.add(User(name="newcomer", role="responder", created_at=clock.now()))
+    # the incident itself is read live: a note shows at once
+    r = big.post(f"{url}/note", data={"csrf_token": token, "message": "looking at the LB"})
+    assert "looking at the LB" in big.get(url).text
+    assert "<option>newcomer</option>" not in big.get(url).text
+    clock.advance(VIEW_TTL + timedelta(seconds=1))
+    assert "<option>newcomer</option>" in big.get(url).text
+
+
+def test_ttl_cache_is_bounded_and_expires() -> None:
+    t0 = datetime(2026, 11, 1, tzinfo=UTC)
+    cache: TtlCache[int] = TtlCache(timedelta(seconds=5), max_entries=3)
+    calls: list[str] = []
+
+    def value(key: str, n: int) -> int:
+        def compute() -> int:
+            calls.append(key)
+            return len(calls)
+
+        return cache.get(key, t0 + timedelta(seconds=n), compute)
+
+    assert value("a", 0) == 1
+    assert value("a", 4) == 1  # within the lifetime
+    assert value("a", 5) == 2  # expired
+    for key in ("b", "c", "d"):
+        value(key, 5)
+    assert len(cache) == 3
+    assert value("a", 6) == 6  # least recently used, dropped for "d"
+    assert value("d", 6) == 5

@@ -20,6 +20,7 @@ from ninefold.postmortem import store as pm_store
 from ninefold.statuspage.flows import impact
 from ninefold.web.render import page, render
 from ninefold.web.session import ResponderAct, WebUserDep
+from ninefold.web.viewcache import view_cache
 
 router = APIRouter()
 
@@ -92,25 +93,35 @@ def declare(act: ResponderAct, session: SessionDep, clock: ClockDep) -> Redirect
 
 @router.get("/incidents/{incident_id}", response_class=HTMLResponse)
 def incident_page(
-    incident_id: int, request: Request, user: WebUserDep, session: SessionDep
+    incident_id: int, request: Request, user: WebUserDep, session: SessionDep, clock: ClockDep
 ) -> HTMLResponse:
-    """The incident console."""
+    """The incident console: the incident read live, its pick lists shared for a few seconds."""
     row = store.get_incident(session, incident_id=incident_id)
     read = incident_read(session, row)
     pm = pm_store.postmortem_of(session, incident_id=incident_id)
+    choices = view_cache(request.app.state, "incident-choices", 1).get(
+        "choices", clock.now(), lambda: _choices(session)
+    )
     return page(
         request,
         "incident.html",
         user,
         inc=read,
         timeline=store.timeline(session, incident_id=incident_id, key_moments_only=False),
-        severities=flows.severity_defs(session),
-        roles=flows.role_defs(session),
-        users=sorted(oncall_store.user_names(session)),
-        schedules=[s.name for s in oncall_store.list_schedules(session)],
         public_statuses=PUBLIC_STATUSES,
         postmortem=pm,
+        **choices,
     )
+
+
+def _choices(session: Any) -> dict[str, Any]:
+    """The incident console's pick lists: the same for every incident and user."""
+    return {
+        "severities": flows.severity_defs(session),
+        "roles": flows.role_defs(session),
+        "users": sorted(oncall_store.user_names(session)),
+        "schedules": [s.name for s in oncall_store.list_schedules(session)],
+    }
 
 
 @router.get("/incidents/{incident_id}/timeline", response_class=HTMLResponse)

@@ -21,11 +21,13 @@ from ninefold.oncall.rotation import on_call_at
 from ninefold.slo import flows as slo_flows
 from ninefold.slo import store as slo_store
 from ninefold.slo.alerting import thresholds
+from ninefold.slo.schemas import SLOStatus
 from ninefold.slo.windows import BURN_WINDOWS, nominal_period_seconds
 from ninefold.slo.wiring import prometheus_source
 from ninefold.web.health import health_cache
 from ninefold.web.render import page, render, render_macro
 from ninefold.web.session import WebUserDep
+from ninefold.web.viewcache import view_cache
 
 router = APIRouter()
 
@@ -33,6 +35,8 @@ PER_TIER = 10
 """Services shown per tier (and burning SLOs) before "show more"."""
 PAGE = 100
 """Rows a "show more" adds."""
+SLO_EVALUATIONS_KEPT = 512
+"""SLO pages whose evaluation is kept for a few seconds (the most recently used)."""
 TIER_NAMES = {0: "Tier 0 · critical", 1: "Tier 1", 2: "Tier 2", 3: "Tier 3"}
 
 
@@ -180,23 +184,34 @@ def slo_page(
     clock: ClockDep,
     settings: SettingsDep,
 ) -> HTMLResponse:
-    """One SLO: figures, burn rates against thresholds, charts and alert history."""
+    """One SLO: figures, burn rates against thresholds, charts and alert history.
+
+    The evaluation is shared by every request for a few seconds (``viewcache.VIEW_TTL``); a
+    changed definition (``updated_at``) is evaluated anew at once. Alert history is read live.
+    """
     slo = slo_store.get_slo(session, name=name)
-    st = slo_flows.evaluate_slos(
-        session, slos=[slo], at=clock.now(), prometheus=prometheus_source(settings)
-    )[0]
-    period = nominal_period_seconds(slo_flows.spec_of(slo))
-    rules = [
-        {
-            "severity": sev,
-            "long": long,
-            "short": short,
-            "factor": f,
-            "long_rate": st.burn_rates.get(long),
-            "short_rate": st.burn_rates.get(short),
-        }
-        for sev, long, short, f in thresholds(period)
-    ]
+    now = clock.now()
+
+    def evaluate() -> tuple[SLOStatus, list[dict[str, Any]]]:
+        st = slo_flows.evaluate_slos(
+            session, slos=[slo], at=now, prometheus=prometheus_source(settings)
+        )[0]
+        period = nominal_period_seconds(slo_flows.spec_of(slo))
+        rules = [
+            {
+                "severity": sev,
+                "long": long,
+                "short": short,
+                "factor": f,
+                "long_rate": st.burn_rates.get(long),
+                "short_rate": st.burn_rates.get(short),
+            }
+            for sev, long, short, f in thresholds(period)
+        ]
+        return st, rules
+
+    cache = view_cache(request.app.state, "slo-evaluations", SLO_EVALUATIONS_KEPT)
+    st, rules = cache.get((slo.id, slo.updated_at), now, evaluate)
     events, _ = slo_store.alert_events(session, slo_id=slo.id, limit=10)
     return page(
         request,

@@ -1,0 +1,67 @@
+"""Short-lived, bounded, per-process caches of computed view data that is the same for every user.
+
+Used where a page would otherwise recompute the same thing for every request of a busy console:
+an SLO's evaluation (nine window sums over its buckets) and the incident console's pick lists
+(severities, roles, people, schedules). An entry is used while it is younger than the cache's
+lifetime at the request's clock, so what a page shows may be that much older than the database.
+Never put anything user-specific here (CSRF tokens, role-dependent HTML).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Hashable
+from datetime import datetime, timedelta
+from typing import Any, Generic, TypeVar
+
+V = TypeVar("V")
+
+VIEW_TTL = timedelta(seconds=5)
+"""Lifetime of the SLO page's evaluation and of the incident console's pick lists."""
+
+
+class TtlCache(Generic[V]):
+    """At most ``max_entries`` values, each used for ``ttl`` after it was computed."""
+
+    def __init__(self, ttl: timedelta, max_entries: int) -> None:
+        self.ttl = ttl
+        self.max_entries = max_entries
+        self._lock = threading.Lock()
+        self._entries: OrderedDict[Hashable, tuple[datetime, V]] = OrderedDict()
+
+    def get(self, key: Hashable, now: datetime, compute: Callable[[], V]) -> V:
+        """The value of ``key`` computed at most ``ttl`` before ``now``, else ``compute()``.
+
+        Two requests missing the same key at once may both compute it (bounded by the number of
+        concurrent requests, and cheaper than holding a lock around database work)."""
+        with self._lock:
+            found = self._entries.get(key)
+            if found is not None and found[0] <= now < found[0] + self.ttl:
+                self._entries.move_to_end(key)
+                return found[1]
+        value = compute()
+        with self._lock:
+            self._entries[key] = (now, value)
+            self._entries.move_to_end(key)
+            while len(self._entries) > self.max_entries:
+                self._entries.popitem(last=False)
+        return value
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._entries)
+
+
+_CREATE = threading.Lock()
+
+
+def view_cache(state: Any, name: str, max_entries: int) -> TtlCache[Any]:
+    """The app's cache called ``name`` (created on first use with :data:`VIEW_TTL`)."""
+    with _CREATE:
+        caches: dict[str, TtlCache[Any]] | None = getattr(state, "web_view_caches", None)
+        if caches is None:
+            caches = state.web_view_caches = {}
+        if name not in caches:
+            caches[name] = TtlCache(VIEW_TTL, max_entries)
+        return caches[name]
