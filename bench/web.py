@@ -25,7 +25,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -262,13 +262,18 @@ def _login(base: str) -> httpx.Client:
 
 
 def measure(
-    sessions: list[httpx.Client], path: str, requests: int, min_seconds: float
+    sessions: list[httpx.Client],
+    path: str,
+    requests: int,
+    min_seconds: float,
+    started: Callable[[], None] = lambda: None,
 ) -> list[float]:
     """Latencies (ms) of GETs of ``path`` from every client's thread at once: at least
     ``requests`` in all and for at least ``min_seconds`` (so that the overview's SLO snapshot,
     recomputed every 15 s in each worker, is recomputed while measuring, as in production)."""
     for s in sessions:
         s.get(path).raise_for_status()  # warm-up: every client, so every worker
+    started()
     out: list[float] = []
     lock = threading.Lock()
     per = max(requests // len(sessions), 1)
@@ -378,9 +383,13 @@ def main() -> int:
                 ("SLO page", "/ui/slos/slo-00050"),
                 ("incident page", "/ui/incidents/1"),
             ):
-                cpu0 = _cpu_seconds(server.pid)
-                lat = measure(sessions, page, args.requests, args.seconds)
-                cpu = (_cpu_seconds(server.pid) - cpu0) * 1000 / len(lat)
+                cpu0 = [0.0]
+
+                def start(pid: int = server.pid, box: list[float] = cpu0) -> None:
+                    box[0] = _cpu_seconds(pid)
+
+                lat = measure(sessions, page, args.requests, args.seconds, start)
+                cpu = (_cpu_seconds(server.pid) - cpu0[0]) * 1000 / len(lat)
                 rows.append((name, label, len(lat), lat, cpu))
                 print(f"  {name} {label}: done", flush=True)
             for client in sessions:
