@@ -144,6 +144,8 @@ class EngineRunner:
             try:
                 with actor_scope("engine:alert-intake", clock=getattr(self._state, "clock", None)):
                     drain(self._state)
+            except OperationalError as exc:  # accepted batches wait in the log meanwhile
+                log.warning("alert intake paused: database unavailable (%s)", exc.orig)
             except Exception:
                 log.exception("alert intake processing failed")
             self._intake_wake.wait(interval)
