@@ -275,3 +275,41 @@ def test_a_web_worker_wakes_the_parent_engine_to_process_its_batch(
                     time.sleep(0.02)
     finally:
         listener.close()
+
+
+def test_a_database_outage_during_processing_is_not_held_against_the_batch(
+    client: TestClient,
+    integration_key: str,
+    session_factory: sessionmaker[Session],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from sqlalchemy.exc import OperationalError
+
+    from ninefold.alert import dispatch
+
+    iid = _integration_id(session_factory)
+    with session_factory() as s, s.begin():
+        intake.accept(
+            s,
+            integration_id=iid,
+            format=intake.AM_API,
+            payload=json.dumps([_alert("DuringOutage")]),
+            items=1,
+            now=T0,
+        )
+    real = dispatch.intake
+
+    def away(*_a: object, **_k: object) -> object:
+        raise OperationalError("SELECT 1", {}, Exception("server closed the connection"))
+
+    monkeypatch.setattr(dispatch, "intake", away)
+    state = client.app.state  # type: ignore[attr-defined]
+    for _ in range(intake.MAX_ATTEMPTS + 1):
+        with pytest.raises(OperationalError):
+            intake.drain(state)
+    with session_factory() as s:
+        row = s.scalars(select(IntakeBatch)).one()
+        assert (row.attempts, row.failed_at) == (0, None)
+    monkeypatch.setattr(dispatch, "intake", real)
+    intake.drain(state)
+    assert _alerts(session_factory) == {"DuringOutage": "firing"}

@@ -30,6 +30,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Engine, delete, func, insert, select, text, update
+from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.orm import Session
 
 from ninefold.alert import dispatch, normalize
@@ -311,6 +312,8 @@ def process_once(state: Any, *, limit_items: int = BATCH_ITEMS) -> Processed:
             if not rows:
                 return Processed(0, 0, 0, [])
             return _process_rows(session, rows, state, now)
+    except (OperationalError, InterfaceError):
+        raise  # the database is away: the rows stay as they are, to be processed later
     except Exception:
         log.warning("intake batch failed; retrying its rows one by one", exc_info=True)
     return _process_singly(state, limit_items, now)
@@ -329,6 +332,8 @@ def _process_singly(state: Any, limit_items: int, now: datetime) -> Processed:
                 if row is None or row.failed_at is not None:
                     continue
                 one = _process_rows(session, [row], state, now)
+        except (OperationalError, InterfaceError):
+            raise  # not the row's fault: do not count it against the row
         except Exception as exc:  # a bad row must not stop the rows after it
             _record_failure(state, row_id, exc, now)
             continue
