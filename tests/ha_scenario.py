@@ -9,9 +9,13 @@ is being paged; a replacement replica is started after each kill. Then every ale
 stored once and every page (the room's group notification, alice's level-1 page, bob's level-2
 page) delivered to the loopback receiver under one idempotency key.
 
-``run_crash``: one replica (SQLite or PostgreSQL) killed with SIGKILL while a client pushes
-alerts and SLO event batches at load, then restarted on the same database: everything that got
-a 2xx must be there, once, and every alert's page delivered.
+``run_crash``: one replica (SQLite or PostgreSQL) killed with SIGKILL while clients push
+alerts, SLO event batches and incident updates (timeline notes, published and unpublished
+stakeholder updates on one declared incident) at load, then restarted on the same database:
+everything that got a 2xx must be there, once, and every alert's page delivered; every
+acknowledged published update is on the public status JSON. Incident notes and updates carry no
+idempotency key, so a request whose answer the kill swallowed is not retried (a retry would post
+a second copy): it is "in doubt" and may be stored at most once.
 """
 
 from __future__ import annotations
@@ -91,6 +95,10 @@ class Outcome:
     batches_lost: int = 0
     events_total_expected: float = 0.0
     events_total_stored: float = 0.0
+    updates_acknowledged: int = 0
+    updates_in_doubt: int = 0
+    updates_lost: int = 0
+    updates_duplicated: int = 0
     takeovers: list[dict[str, float]] = field(default_factory=list)
     kills: int = 0
     seconds: float = 0.0
@@ -106,7 +114,9 @@ class Outcome:
             f"deliveries, {self.notifications_lost} lost, {self.notifications_duplicated} "
             f"duplicated; event batches: {self.batches_acknowledged} acknowledged, "
             f"{self.batches_lost} lost, totals {self.events_total_stored:g}/"
-            f"{self.events_total_expected:g}; kills {self.kills}, takeovers {self.takeovers}; "
+            f"{self.events_total_expected:g}; incident updates: {self.updates_acknowledged} "
+            f"acknowledged, {self.updates_in_doubt} in doubt, {self.updates_lost} lost, "
+            f"{self.updates_duplicated} duplicated; kills {self.kills}, takeovers {self.takeovers}; "
             f"{self.seconds:.0f} s; problems: {self.problems or 'none'}"
         )
 
@@ -503,6 +513,146 @@ def check_events(url: str, pusher: EventPusher, outcome: Outcome) -> None:
         )
 
 
+class IncidentUpdater:
+    """Declares an incident, then posts to it until stopped, one request at a time: timeline notes
+    and stakeholder updates (published and not, public status cycling, no channels), each with a
+    unique text. A refused connection is retried with the same text on the replica that is up
+    again; a request that may have reached the server but got no 2xx (reset, timeout, 5xx) is
+    not retried, since a retry would post a second copy: its text is "in doubt"."""
+
+    STATUSES = ("investigating", "identified", "monitoring")
+
+    def __init__(self, fleet: Fleet, token: str, pause: float = 0.05) -> None:
+        self.fleet, self.token, self.pause = fleet, token, pause
+        self.incident_id = 0
+        self.acknowledged: dict[str, str] = {}  # text -> "note", "published" or "unpublished"
+        self.in_doubt: dict[str, str] = {}
+        self.rejected: list[str] = []
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def declare(self, base: str, run: str) -> int:
+        """Declare the incident the updates go to."""
+        body = {"title": f"Crash test {run}", "severity": "SEV2", "services": ["api"]}
+        self.incident_id = int(api(base, self.token, "POST", "/api/v1/incidents", body)["id"])
+        return self.incident_id
+
+    def _request(self, i: int) -> tuple[str, str, dict[str, object]]:
+        kind = ("note", "published", "unpublished")[i % 3]
+        text = f"update-{i}-{kind}"
+        path = f"/api/v1/incidents/{self.incident_id}/"
+        if kind == "note":
+            return kind, path + "timeline", {"message": text}
+        body: dict[str, object] = {
+            "public_status": self.STATUSES[(i // 3) % len(self.STATUSES)],
+            "message": text,
+            "channels": [],
+            "publish": kind == "published",
+        }
+        return kind, path + "updates", body
+
+    def _loop(self) -> None:
+        with httpx.Client(timeout=30) as client:
+            for i in itertools.count():
+                if self._stop.is_set():
+                    return
+                kind, path, body = self._request(i)
+                text = str(body["message"])
+                deadline = time.monotonic() + 120
+                while time.monotonic() < deadline:
+                    live = self.fleet.live()
+                    if not live:
+                        time.sleep(0.2)
+                        continue
+                    try:
+                        resp = client.post(
+                            f"{live[0].url}{path}",
+                            json=body,
+                            headers={"Authorization": f"Bearer {self.token}"},
+                        )
+                    except httpx.ConnectError:  # never reached a server: same text again
+                        time.sleep(0.2)
+                        continue
+                    except httpx.HTTPError:
+                        with self._lock:
+                            self.in_doubt[text] = kind
+                        break
+                    with self._lock:
+                        if resp.status_code < 300:
+                            self.acknowledged[text] = kind
+                        elif resp.status_code >= 500:
+                            self.in_doubt[text] = kind
+                        else:
+                            self.rejected.append(f"{text}: {resp.status_code} {resp.text[:200]}")
+                    break
+                time.sleep(self.pause)
+
+    def start(self) -> IncidentUpdater:
+        """Post in a background thread."""
+        self._thread = threading.Thread(target=self._loop, daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop after the request in flight."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(150)
+
+    def count(self) -> int:
+        """Requests acknowledged so far."""
+        with self._lock:
+            return len(self.acknowledged)
+
+
+def check_incident_updates(
+    base: str, token: str, updater: IncidentUpdater, outcome: Outcome
+) -> None:
+    """Read the incident back through the API: every acknowledged note and stakeholder update is
+    there once (an update with its one timeline entry), nothing in doubt is there twice, and the
+    public status JSON shows exactly the stored published updates."""
+    path = f"/api/v1/incidents/{updater.incident_id}"
+    timeline = api(base, token, "GET", f"{path}/timeline")
+    updates = api(base, token, "GET", f"{path}/updates")
+    notes = Counter(e["message"] for e in timeline if e["kind"] == "note")
+    stored = Counter(u["message"] for u in updates)
+    entries = Counter(e["details"].get("update_id") for e in timeline if e["kind"] == "update")
+    acknowledged, in_doubt = dict(updater.acknowledged), dict(updater.in_doubt)
+    outcome.updates_acknowledged = len(acknowledged)
+    outcome.updates_in_doubt = len(in_doubt)
+    outcome.updates_lost = sum(
+        1 for text, kind in acknowledged.items() if (notes if kind == "note" else stored)[text] == 0
+    )
+    ours = set(acknowledged) | set(in_doubt)
+    outcome.updates_duplicated = sum(
+        1 for text, n in (notes + stored).items() if n > 1 and text in ours
+    )
+    if outcome.updates_lost or outcome.updates_duplicated:
+        outcome.problems.append("acknowledged incident updates lost or stored twice")
+    if updater.rejected:
+        outcome.problems.append(f"incident updates rejected: {updater.rejected[:3]}")
+    strays = set(notes + stored) - ours
+    if strays:
+        outcome.problems.append(f"incident texts nobody posted: {sorted(strays)[:3]}")
+    unlogged = [u["message"] for u in updates if entries[u["id"]] != 1]
+    if unlogged:
+        outcome.problems.append(
+            f"{len(unlogged)} stakeholder updates without exactly one timeline entry, "
+            f"e.g. {unlogged[:3]}"
+        )
+    resp = httpx.get(f"{base}/status/api/v2/incidents.json", timeout=30)
+    public = [i for i in resp.json()["incidents"] if i["id"] == str(updater.incident_id)]
+    shown = Counter(u["body"] for i in public for u in i["incident_updates"])
+    published = Counter(u["message"] for u in updates if u["published"])
+    if shown != published:
+        outcome.problems.append(
+            f"status page shows {sum(shown.values())} updates, {sum(published.values())} "
+            f"published are stored (missing {sorted(published - shown)[:3]}, "
+            f"extra {sorted(shown - published)[:3]})"
+        )
+
+
 ROUTING_CRASH = """\
 route:
   receiver: sink
@@ -561,16 +711,25 @@ def run_crash(
         }
         key = str(api(base, token, "POST", "/api/v1/integrations", body)["key"])
         run = f"crash-{int(time.time())}"
+        updater = IncidentUpdater(fleet, token)
+        updater.declare(base, run)
         pusher = EventPusher(fleet, token, "api-availability").start()
+        updater.start()
         hose = Firehose(fleet, key, run, alerts, workers=4).start()
         wait_until(lambda: hose.count() >= kill_after, timeout=300, step=0.02)
-        log(f"{hose.count()} alerts and {len(pusher.acknowledged)} batches acknowledged: kill -9")
+        log(
+            f"{hose.count()} alerts, {len(pusher.acknowledged)} batches and {updater.count()} "
+            "incident updates acknowledged: kill -9"
+        )
         first.kill9()
         outcome.kills = 1
         time.sleep(1.0)  # clients see refused connections meanwhile
-        fleet.add(port=first.port)
+        second = fleet.add(port=first.port)
+        after_restart = updater.count()
         hose.join(timeout=300)
+        wait_until(lambda: updater.count() > after_restart, timeout=30, step=0.05)
         pusher.stop()
+        updater.stop()
         log(f"all sent ({hose.failures} failed alert requests retried)")
         stored = len(hose.acknowledged)
         wait_until(
@@ -582,6 +741,9 @@ def run_crash(
         check_alerts(url, run, hose.acknowledged, outcome)
         check_notifications(url, receiver, {"/room": outcome.alerts_stored}, outcome)
         check_events(url, pusher, outcome)
+        check_incident_updates(second.url, token, updater, outcome)
+        if updater.count() <= after_restart:
+            outcome.problems.append("no incident update acknowledged after the restart")
     except Exception as exc:
         tails = "\n".join(f"--- {r.name}\n{r.tail(20)}" for r in fleet.replicas)
         outcome.problems.append(f"{type(exc).__name__}: {exc}\n{tails}")

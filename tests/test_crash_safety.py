@@ -1,8 +1,10 @@
 """Crash safety with real processes: ``ninefold serve`` killed with SIGKILL while a client pushes
-alerts and SLO event batches at load, then restarted on the same database (SQLite file or
-PostgreSQL). Everything that got a 2xx is there once; every alert's page is delivered under one
-idempotency key (a re-send after the short lease expired is counted, and deduplicable).
-Incident updates are not covered: they have no ingestion path of their own yet.
+alerts, SLO event batches and incident updates (timeline notes, published and unpublished
+stakeholder updates) at load, then restarted on the same database (SQLite file or PostgreSQL).
+Everything that got a 2xx is there once; every alert's page is delivered under one idempotency
+key (a re-send after the short lease expired is counted, and deduplicable); the public status
+JSON shows exactly the stored published updates. An incident update whose answer the kill
+swallowed is not retried (the API has no idempotency key for them): it may be stored at most once.
 """
 
 from __future__ import annotations
@@ -32,6 +34,8 @@ def test_sqlite_kill9_under_load_loses_nothing(tmp_path: Path) -> None:
     assert (outcome.alerts_lost, outcome.alerts_duplicated, outcome.batches_lost) == (0, 0, 0)
     assert outcome.notifications_distinct == outcome.alerts_stored
     assert outcome.batches_acknowledged > 0
+    assert (outcome.updates_lost, outcome.updates_duplicated) == (0, 0)
+    assert outcome.updates_acknowledged > 0
 
 
 @pytest.mark.skipif(not PG_URL, reason="NINEFOLD_TEST_POSTGRES_URL not set")
@@ -44,3 +48,5 @@ def test_postgresql_kill9_under_load_loses_nothing(tmp_path: Path) -> None:
     assert (outcome.alerts_lost, outcome.alerts_duplicated, outcome.batches_lost) == (0, 0, 0)
     assert outcome.notifications_distinct == outcome.alerts_stored
     assert outcome.batches_acknowledged > 0
+    assert (outcome.updates_lost, outcome.updates_duplicated) == (0, 0)
+    assert outcome.updates_acknowledged > 0
