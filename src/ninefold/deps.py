@@ -25,7 +25,9 @@ def _factory(request: Request) -> sessionmaker[Session]:
 
 
 def get_session(request: Request) -> Iterator[Session]:
-    """A session whose transaction commits when the endpoint returns without error."""
+    """A session whose transaction commits when the endpoint returns without error, *before*
+    the answer is sent (``SessionDep``'s scope ``function``): with FastAPI's default scope the
+    commit ran after the response, so a 2xx could be followed by a failed commit or a crash."""
     with _factory(request)() as session, session.begin():
         yield session
 
@@ -42,7 +44,7 @@ def get_settings(request: Request) -> Settings:
     return settings
 
 
-SessionDep = Annotated[Session, Depends(get_session)]
+SessionDep = Annotated[Session, Depends(get_session, scope="function")]
 ClockDep = Annotated[Clock, Depends(get_clock)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 
