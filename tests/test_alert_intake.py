@@ -313,3 +313,18 @@ def test_a_database_outage_during_processing_is_not_held_against_the_batch(
     monkeypatch.setattr(dispatch, "intake", real)
     intake.drain(state)
     assert _alerts(session_factory) == {"DuringOutage": "firing"}
+
+
+def test_a_cached_key_rotated_through_the_api_stops_working_at_once(
+    client: TestClient, integration_key: str, admin_headers: dict[str, str]
+) -> None:
+    auth = {"Authorization": f"Bearer {integration_key}"}
+    assert client.post("/api/v2/alerts", json=[_alert("A")], headers=auth).status_code == 200
+    rotated = client.post(
+        "/api/v1/integrations/prom/rotate", json={"grace_seconds": 0}, headers=admin_headers
+    )
+    assert rotated.status_code == 200, rotated.text
+    # the old key was cached by the first request; the rotation emptied the cache
+    assert client.post("/api/v2/alerts", json=[_alert("B")], headers=auth).status_code == 401
+    new = {"Authorization": f"Bearer {rotated.json()['key']}"}
+    assert client.post("/api/v2/alerts", json=[_alert("B")], headers=new).status_code == 200

@@ -18,6 +18,7 @@ import base64
 import binascii
 import functools
 import json
+import threading
 import time
 import uuid
 from collections.abc import Callable
@@ -93,9 +94,17 @@ def _key_cache(request: Request) -> KeyCache:
     state = request.app.state
     cache: KeyCache | None = getattr(state, "integration_key_cache", None)
     if cache is None:
-        cache = KeyCache(state.settings.integration_key_cache_seconds)
-        state.integration_key_cache = cache
+        with _KEY_CACHE_GUARD:
+            cache = getattr(state, "integration_key_cache", None)
+            if cache is None:
+                cache = KeyCache(
+                    state.settings.integration_key_cache_seconds, state.session_factory
+                )
+                state.integration_key_cache = cache
     return cache
+
+
+_KEY_CACHE_GUARD = threading.Lock()
 
 
 def _authenticate(

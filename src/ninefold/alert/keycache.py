@@ -2,8 +2,8 @@
 
 Looking the key up costs a query per request, a large share of a one-alert request. The cache
 keeps each looked-up integration (or "unknown") for ``integration_key_cache_seconds``; any
-change to an integration made through this process (API, CLI, ``apply``) empties it at once,
-so only changes made by another replica wait for the time to live. Validity of a rotated key's
+change to an integration made through the app's own sessions (API, console) empties it at once,
+so only changes made elsewhere (another replica, the CLI) wait for the time to live. Validity of a rotated key's
 grace period and of ``disabled_at`` is checked on every use against the cached row.
 """
 
@@ -15,22 +15,11 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import event
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from ninefold.alert import store
 from ninefold.alert.models import Integration
 from ninefold.identity.tokens import hash_token
-
-_generation = 0
-_generation_lock = threading.Lock()
-
-
-@event.listens_for(Session, "after_flush")
-def _integration_changed(session: Session, _ctx: Any) -> None:
-    if any(isinstance(o, Integration) for o in (*session.new, *session.dirty, *session.deleted)):
-        global _generation
-        with _generation_lock:
-            _generation += 1
 
 
 class KeyCache:
@@ -38,25 +27,36 @@ class KeyCache:
 
     MAX_ENTRIES = 10_000
 
-    def __init__(self, ttl_seconds: float) -> None:
+    def __init__(self, ttl_seconds: float, factory: sessionmaker[Session]) -> None:
         self.ttl = ttl_seconds
         self._entries: dict[str, tuple[Integration | None, float]] = {}
-        self._generation = _generation
+        self._generation = 0
+        self._seen = 0
         self._lock = threading.Lock()
+        # Changes through this app's sessions empty the cache (as the audit capture, a
+        # listener on the factory, not on the Session class).
+        event.listen(factory, "after_flush", self._changed)
+
+    def _changed(self, session: Session, _ctx: Any) -> None:
+        if any(
+            isinstance(o, Integration) for o in (*session.new, *session.dirty, *session.deleted)
+        ):
+            with self._lock:
+                self._generation += 1
 
     def lookup(self, session: Session, key: str, now: datetime) -> Integration | None:
         """The integration ``key`` opens now, from the cache or the database."""
         digest = hash_token(key)
         if self.ttl > 0:
             with self._lock:
-                if self._generation != _generation:
+                if self._seen != self._generation:
                     self._entries.clear()
-                    self._generation = _generation
+                    self._seen = self._generation
                 hit = self._entries.get(digest)
             if hit is not None and hit[1] > time.monotonic():
                 row = hit[0]
                 return row if row is not None and store.key_valid(row, digest, now) else None
-        generation = _generation
+        generation = self._generation
         row = store.integration_by_key(session, key=key, now=now)
         if self.ttl > 0:
             if row is not None:
@@ -64,6 +64,6 @@ class KeyCache:
             with self._lock:
                 if len(self._entries) >= self.MAX_ENTRIES:
                     self._entries.clear()
-                if generation == _generation:
+                if generation == self._generation:
                     self._entries[digest] = (row, time.monotonic() + self.ttl)
         return row
