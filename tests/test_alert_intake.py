@@ -19,7 +19,7 @@ from ninefold.app import create_app
 from ninefold.config import Settings
 from ninefold.core.clock import FrozenClock
 from tests import factories
-from tests.conftest import T0
+from tests.conftest import T0, make_token
 
 
 @pytest.fixture
@@ -166,18 +166,12 @@ def test_a_batch_that_cannot_be_processed_is_set_aside_and_the_rest_go_on(
     assert bad["attempts"] == intake.MAX_ATTEMPTS
     assert "JSONDecodeError" in bad["last_error"]
     # an admin puts it back in line after a fix; viewers may look but not retry
-    viewer = {"Authorization": f"Bearer {_token(session_factory, 'viewer')}"}
+    viewer = {"Authorization": f"Bearer {make_token(session_factory, 'viewer')}"}
     assert client.get("/api/v1/alerts/intake", headers=viewer).status_code == 200
     assert client.post("/api/v1/alerts/intake/retry", headers=viewer).status_code == 403
     retried = client.post("/api/v1/alerts/intake/retry", headers=admin_headers)
     assert retried.json() == {"retried": 1}
     assert client.get("/api/v1/alerts/intake", headers=admin_headers).json()["pending_batches"] == 1
-
-
-def _token(factory: sessionmaker[Session], role: str) -> str:
-    from tests.conftest import make_token
-
-    return make_token(factory, role)
 
 
 def test_invalid_alerts_of_a_batch_are_not_logged_and_the_valid_ones_are(
@@ -328,3 +322,37 @@ def test_a_cached_key_rotated_through_the_api_stops_working_at_once(
     assert client.post("/api/v2/alerts", json=[_alert("B")], headers=auth).status_code == 401
     new = {"Authorization": f"Bearer {rotated.json()['key']}"}
     assert client.post("/api/v2/alerts", json=[_alert("B")], headers=new).status_code == 200
+
+
+def test_cli_shows_the_intake_log_and_retries_set_aside_batches(
+    client: TestClient,
+    integration_key: str,
+    session_factory: sessionmaker[Session],
+    db_url: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from typer.testing import CliRunner
+
+    from ninefold.cli.main import app as cli
+
+    iid = _integration_id(session_factory)
+    with session_factory() as s, s.begin():
+        intake.accept(s, integration_id=iid, format=intake.AM_API, payload="[{", items=3, now=T0)
+    state = client.app.state  # type: ignore[attr-defined]
+    for _ in range(intake.MAX_ATTEMPTS):
+        intake.drain(state)
+    monkeypatch.setenv("NINEFOLD_DATABASE_URL", db_url)
+    runner = CliRunner()
+    shown = runner.invoke(cli, ["alert", "intake", "-o", "json"])
+    assert shown.exit_code == 0, shown.output
+    data = json.loads(shown.stdout)
+    assert (data["pending_batches"], data["failed_batches"]) == (0, 1)
+    assert data["failed"][0]["items"] == 3
+    table = runner.invoke(cli, ["alert", "intake"])
+    assert "set aside: 1" in table.output
+    assert "JSONDecodeError" in table.output
+    retried = runner.invoke(cli, ["alert", "intake", "--retry"])
+    assert retried.exit_code == 0, retried.output
+    assert "1 set-aside batch(es) put back in line" in retried.output
+    assert "pending: 1 batch(es), 3 alert(s)" in retried.output
+    assert _pending(session_factory) == 1

@@ -6,6 +6,7 @@ from datetime import datetime
 
 from fastapi import APIRouter
 from pydantic import BaseModel
+from sqlalchemy.orm import Session
 
 from ninefold.alert import intake
 from ninefold.deps import Admin, SessionDep, Viewer
@@ -35,9 +36,8 @@ class IntakeState(BaseModel):
     failed: list[FailedBatch]
 
 
-@router.get("/alerts/intake", summary="Alert intake log: backlog and set-aside batches")
-def intake_state(_: Viewer, session: SessionDep) -> IntakeState:
-    """Accepted batches not processed yet, and those set aside after repeated failures."""
+def state_of(session: Session) -> IntakeState:
+    """The intake log's backlog and set-aside batches (API and CLI)."""
     b = intake.backlog(session)
     return IntakeState(
         pending_batches=b.pending_batches,
@@ -57,6 +57,12 @@ def intake_state(_: Viewer, session: SessionDep) -> IntakeState:
             for r in intake.failed(session)
         ],
     )
+
+
+@router.get("/alerts/intake", summary="Alert intake log: backlog and set-aside batches")
+def intake_state(_: Viewer, session: SessionDep) -> IntakeState:
+    """Accepted batches not processed yet, and those set aside after repeated failures."""
+    return state_of(session)
 
 
 class Retried(BaseModel):

@@ -13,6 +13,7 @@ from datetime import timedelta
 from typing import Any
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from ninefold.alert import dispatch, flows, store
@@ -29,7 +30,8 @@ from ninefold.core.durations import parse_duration
 from ninefold.errors import NinefoldError
 
 alert_app = typer.Typer(
-    help="Alerts: create, list, show, acknowledge, snooze, resolve.", no_args_is_help=True
+    help="Alerts: create, list, show, acknowledge, snooze, resolve; the intake log.",
+    no_args_is_help=True,
 )
 silence_app = typer.Typer(help="Silences: list, create, expire.", no_args_is_help=True)
 maintenance_app = typer.Typer(
@@ -186,6 +188,45 @@ def show(
         print_json(data)
     else:
         _print_alert(data)
+
+
+@alert_app.command("intake")
+def intake_log(
+    retry: bool = typer.Option(
+        False, "--retry", help="put batches set aside after repeated failures back in line"
+    ),
+    output: Output = typer.Option(Output.table, "--output", "-o"),
+) -> None:
+    """The alert intake log: accepted batches not processed yet, and set-aside ones."""
+    from ninefold.alert import intake
+    from ninefold.alert.intake_api import state_of
+
+    with session_scope() as session:
+        if retry:
+            n = intake.retry_failed(session)  # committed with the session
+            console.print(f"{n} set-aside batch(es) put back in line")
+        data = state_of(session).model_dump(mode="json")
+    if output == Output.json:
+        print_json(data)
+        return
+    console.print(
+        f"pending: {data['pending_batches']} batch(es), {data['pending_items']} alert(s)"
+        + (f", oldest {data['oldest_received_at']}" if data["oldest_received_at"] else "")
+        + f"; set aside: {data['failed_batches']}",
+        highlight=False,
+    )
+    if data["failed"]:
+        table = Table("id", "format", "alerts", "received", "attempts", "last error")
+        for f in data["failed"]:
+            table.add_row(
+                str(f["id"]),
+                f["format"],
+                str(f["items"]),
+                f["received_at"],
+                str(f["attempts"]),
+                escape(f["last_error"] or ""),
+            )
+        console.print(table)
 
 
 @alert_app.command("ack")
