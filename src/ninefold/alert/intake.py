@@ -22,6 +22,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
+import weakref
 import zlib
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -80,16 +81,6 @@ class _Gate:
             return not self._cond.wait_for(lambda: not self._waiting, timeout=self.MAX_YIELD)
 
 
-_GATES: dict[int, _Gate] = {}
-_GATES_GUARD = threading.Lock()
-
-
-def gate(engine: Engine) -> _Gate:
-    """The gate of ``engine`` (one per engine in this process)."""
-    with _GATES_GUARD:
-        return _GATES.setdefault(id(engine), _Gate())
-
-
 MAX_ATTEMPTS = 5
 """Failures after which a row is set aside as a dead letter."""
 BATCH_ITEMS = 500
@@ -137,13 +128,12 @@ class _Committer:
     one. Each request returns only once its own batch is committed (or gets the error).
     """
 
-    def __init__(self, engine: Engine) -> None:
-        self._engine = engine
+    def __init__(self) -> None:
         self._lock = threading.Lock()
         self._queue: list[_Waiter] = []
         self._leading = False
 
-    def commit(self, row: dict[str, Any]) -> None:
+    def commit(self, engine: Engine, row: dict[str, Any]) -> None:
         me = _Waiter(row)
         with self._lock:
             self._queue.append(me)
@@ -163,7 +153,7 @@ class _Committer:
                     break
             error: BaseException | None = None
             try:
-                with write_lock(self._engine), self._engine.begin() as conn:
+                with write_lock(engine), engine.begin() as conn:
                     conn.execute(insert(IntakeBatch), [w.row for w in group])
             except BaseException as exc:  # every request of the group must hear of it
                 error = exc
@@ -185,17 +175,37 @@ class _Waiter:
         self.error: BaseException | None = None
 
 
-_COMMITTERS: dict[int, _Committer] = {}
+class _PerEngine:
+    """What the requests and the processor of one engine share in this process."""
+
+    def __init__(self) -> None:
+        self.gate = _Gate()
+        self.committer = _Committer()
+
+
+# Keyed by the engine itself (weakly): an id() could be reused by a later engine.
+_PER_ENGINE: weakref.WeakKeyDictionary[Engine, _PerEngine] = weakref.WeakKeyDictionary()
+_PER_ENGINE_GUARD = threading.Lock()
+
+
+def _of(engine: Engine) -> _PerEngine:
+    with _PER_ENGINE_GUARD:
+        shared = _PER_ENGINE.get(engine)
+        if shared is None:
+            shared = _PER_ENGINE[engine] = _PerEngine()
+        return shared
+
+
+def gate(engine: Engine) -> _Gate:
+    """The gate of ``engine`` (one per engine in this process)."""
+    return _of(engine).gate
 
 
 def commit_batch(
     engine: Engine, *, integration_id: int, format: str, payload: str, items: int, now: datetime
 ) -> None:
     """Commit one accepted batch in its own (possibly shared) transaction before returning."""
-    row = _row(integration_id, format, payload, items, now)
-    with _GATES_GUARD:
-        committer = _COMMITTERS.setdefault(id(engine), _Committer(engine))
-    committer.commit(row)
+    _of(engine).committer.commit(engine, _row(integration_id, format, payload, items, now))
 
 
 def to_incoming(
