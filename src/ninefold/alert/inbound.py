@@ -190,16 +190,16 @@ def _accept(
     request: Request,
     integration_key: str | None,
     format: str,
-    payload: Callable[[Integration], tuple[str, int]],
+    payload: tuple[str, int],
 ) -> None:
-    """Authenticate and commit the batch to the intake log before the answer; then have it
-    processed: by the engine's intake thread (woken now), or here when no engine runs."""
+    """Authenticate and commit the batch (``payload``: its valid items as JSON text, and how
+    many) to the intake log before the answer; then have it processed: by the engine's intake
+    thread (woken now), or here when no engine runs."""
     state = request.app.state
     with intake.gate(state.engine).acceptor():
         with state.session_factory() as session:
-            integration = _authenticate(request, session, integration_key, cached=True)
-            integration_id = integration.id
-            text, items = payload(integration)
+            integration_id = _authenticate(request, session, integration_key, cached=True).id
+        text, items = payload
         if items:
             intake.commit_batch(
                 state.engine,
@@ -277,7 +277,7 @@ async def _alertmanager_api(request: Request, key: str | None) -> Response:
             raise _Refused(400, {"detail": "body must be a JSON array of alerts"})
         good, errors = _validate_each(raw, AMAlert, "alerts")
         payload = _good_items(raw, good) if errors else _as_text(body, raw, good)
-        await run_in_threadpool(_accept, request, key, intake.AM_API, lambda _i: payload)
+        await run_in_threadpool(_accept, request, key, intake.AM_API, payload)
     except _Refused as refused:
         return refused.response
     if errors:
@@ -318,7 +318,7 @@ async def _alertmanager_webhook(request: Request, key: str | None) -> Response:
             raise _Refused(400, {"detail": f"{_field(dict(err))}: {err['msg']}"}) from None
         good, errors = _validate_each(hook.alerts, AMWebhookAlert, "alerts")
         payload = _good_items(hook.alerts, good)
-        await run_in_threadpool(_accept, request, key, intake.AM_WEBHOOK, lambda _i: payload)
+        await run_in_threadpool(_accept, request, key, intake.AM_WEBHOOK, payload)
     except _Refused as refused:
         return refused.response
     if errors:
@@ -374,9 +374,7 @@ async def pagerduty_enqueue(request: Request) -> Response:
     dedup = normalize.pagerduty_dedup_key(event, uuid.uuid4().hex)
     stored = json.dumps({"event": raw, "dedup": dedup}, separators=(",", ":"))
     try:
-        await run_in_threadpool(
-            _accept, request, event.routing_key, intake.PAGERDUTY, lambda _i: (stored, 1)
-        )
+        await run_in_threadpool(_accept, request, event.routing_key, intake.PAGERDUTY, (stored, 1))
     except _Refused as refused:
         if refused.response.status_code == 401:
             return JSONResponse(
