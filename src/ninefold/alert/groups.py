@@ -21,12 +21,12 @@ import hashlib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import insert, select
+from sqlalchemy import Table, select
 from sqlalchemy.orm import Session
 
-from ninefold.alert import store
+from ninefold.alert import bulk, store
 from ninefold.alert.inhibit import InhibitRule, inhibiting_source
 from ninefold.alert.models import Alert, AlertGroup, AlertGroupMember
 from ninefold.alert.routing import (
@@ -132,8 +132,7 @@ def assign(
         for g, alerts in (*opened, *kept)
         for a in alerts
     ]
-    if members:
-        session.execute(insert(AlertGroupMember), members)
+    bulk.insert_rows(session, cast(Table, AlertGroupMember.__table__), members)
     return Assigned(
         groups=[g for g, _ in (*opened, *kept)],
         fresh={g.id: [a.id for a in alerts] for g, alerts in opened},

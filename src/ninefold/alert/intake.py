@@ -240,20 +240,29 @@ class Processed:
 
 
 def _pending(session: Session, limit_items: int) -> list[IntakeBatch]:
-    rows = session.scalars(
-        select(IntakeBatch)
+    """The oldest pending rows, up to ``limit_items`` items (at least one row).
+
+    Sizes are read first and only the rows taken are loaded: the payloads of the rows after
+    them would be read for nothing.
+    """
+    sizes = session.execute(
+        select(IntakeBatch.id, IntakeBatch.items)
         .where(IntakeBatch.failed_at.is_(None))
         .order_by(IntakeBatch.id)
-        .limit(max(1, limit_items // 100) + 50)
+        .limit(max(1, limit_items))
     ).all()
-    out: list[IntakeBatch] = []
+    ids: list[int] = []
     total = 0
-    for row in rows:
-        if out and total + row.items > limit_items:
+    for row_id, items in sizes:
+        if ids and total + items > limit_items:
             break
-        out.append(row)
-        total += row.items
-    return out
+        ids.append(row_id)
+        total += items
+    if not ids:
+        return []
+    return list(
+        session.scalars(select(IntakeBatch).where(IntakeBatch.id.in_(ids)).order_by(IntakeBatch.id))
+    )
 
 
 def _runs(rows: Sequence[IntakeBatch]) -> Iterator[list[IntakeBatch]]:

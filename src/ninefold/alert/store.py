@@ -85,9 +85,12 @@ def open_alerts_by_key(session: Session, *, keys: Sequence[str]) -> dict[str, Al
         ).bindparams(bindparam("keys", expanding=True))
         rows = session.scalars(select(Alert).from_statement(stmt), {"keys": wanted})
     else:
-        rows = session.scalars(
-            select(Alert).where(text("alerts.status = 'firing'"), Alert.dedup_key.in_(wanted))
+        # One array parameter (a short statement the driver parses once), not one per key.
+        stmt = text(
+            "SELECT alerts.* FROM alerts WHERE alerts.status = 'firing' "
+            "AND alerts.dedup_key = ANY(CAST(:keys AS text[]))"
         )
+        rows = session.scalars(select(Alert).from_statement(stmt), {"keys": wanted})
     return {a.dedup_key: a for a in rows}
 
 
