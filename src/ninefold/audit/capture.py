@@ -45,6 +45,7 @@ EXCLUDED_TABLES: frozenset[str] = frozenset(
         "slo_event_batches",  # idempotency records of pushed batches
         "slo_alert_states",  # burn-rate evaluation state, rewritten every evaluation
         "slo_alert_events",  # burn-rate transitions (kept in their own table)
+        "slo_snapshots",  # every SLO's latest evaluation, rewritten every evaluation
     }
 )
 """Tables never audited: machine data written at high volume."""

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 _PART = re.compile(r"(\d+)([smhdw])")
 _FULL = re.compile(r"^(\d+[smhdw])+$")
 
 
+@lru_cache(maxsize=4096)
 def parse_duration(text: str) -> int:
     """Return the number of seconds in a duration like ``30d`` or ``1h30m``; raise ValueError."""
     value = text.strip()

@@ -10,6 +10,14 @@ from typing import Any
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
+# Connections kept open per process. Requests run in a pool of threads (40 by default); a
+# request that finds no idle connection opens one, and one returned beyond ``pool_size`` is
+# closed again: on PostgreSQL that is a new server process per request, on SQLite a new file
+# handle whose first statement re-reads the schema. So the pool holds enough for the requests a
+# process really runs at once (it has two cores' worth of work, not 40) plus some overflow.
+POOL_SIZE = 20
+MAX_OVERFLOW = 20
+
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
     """Create an engine for ``url`` with the pragmas ninefold relies on."""
@@ -17,6 +25,9 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     # logs and of the text of database errors, which are logged.
     kwargs.setdefault("hide_parameters", True)
     if url.startswith("sqlite"):
+        if ":memory:" not in url and url not in ("sqlite://", "sqlite+pysqlite://"):
+            kwargs.setdefault("pool_size", POOL_SIZE)
+            kwargs.setdefault("max_overflow", MAX_OVERFLOW)
         engine = create_engine(
             url, connect_args={"check_same_thread": False, "timeout": 30}, **kwargs
         )
@@ -32,7 +43,8 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
 
         return engine
     kwargs.setdefault("pool_pre_ping", True)
-    kwargs.setdefault("pool_size", 10)
+    kwargs.setdefault("pool_size", POOL_SIZE)
+    kwargs.setdefault("max_overflow", MAX_OVERFLOW)
     return create_engine(url, **kwargs)
 
 

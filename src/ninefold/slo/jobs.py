@@ -6,9 +6,10 @@ import logging
 import time
 from collections import Counter
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from pydantic import TypeAdapter
 from sqlalchemy.orm import Session
 
 from ninefold.config import Settings
@@ -24,6 +25,9 @@ if TYPE_CHECKING:
 log = logging.getLogger("ninefold.slo")
 
 DEFAULT_PUBLIC_URL: str = Settings.model_fields["public_url"].default
+_STATUSES = TypeAdapter(list[SLOStatus])
+STALE_LIMIT = 500
+"""Beyond this many SLOs changed since the stored evaluation, all are evaluated afresh."""
 
 
 @dataclass(frozen=True)
@@ -51,6 +55,7 @@ def evaluate(
     """
     slos, _ = store.list_slos(session)
     statuses = flows.evaluate_slos(session, slos=slos, at=now, prometheus=prometheus)
+    store.save_snapshot(session, at=now, statuses=_STATUSES.dump_json(statuses).decode())
     events = flows.record_alert_transitions(session, statuses=statuses, slos=slos, at=now)
     for ev in events:
         log.info("SLO alert %s %s (slo id %s): %s", ev.severity, ev.state, ev.slo_id, ev.reason)
@@ -58,6 +63,31 @@ def evaluate(
         session, events=events, slos=slos, routing=routing, now=now, public_url=public_url
     )
     return Outcome(statuses, events, queued)
+
+
+def current_statuses(
+    session: Session, now: datetime, *, max_age: timedelta, prometheus: Source | None
+) -> tuple[datetime, list[SLOStatus]]:
+    """Every SLO's status: the engine's stored evaluation when made within ``max_age`` of
+    ``now``, with SLOs created or changed since (and any it lacks) evaluated here; without a
+    recent one (engine off or behind), every SLO evaluated here. Returns (evaluated at, them).
+    """
+    found = store.latest_snapshot(session)
+    if found is None or not now - max_age <= found[0] <= now + max_age:
+        slos, _ = store.list_slos(session)
+        return now, flows.evaluate_slos(session, slos=slos, at=now, prometheus=prometheus)
+    at, text = found
+    stored = {st.name: st for st in _STATUSES.validate_json(text)}
+    current = store.slo_versions(session)
+    stale = sorted(name for name, updated in current if updated >= at or name not in stored)
+    if len(stale) > STALE_LIMIT:
+        slos, _ = store.list_slos(session)
+        return now, flows.evaluate_slos(session, slos=slos, at=now, prometheus=prometheus)
+    if stale:
+        slos = store.slos_named(session, stale)
+        for st in flows.evaluate_slos(session, slos=slos, at=now, prometheus=prometheus):
+            stored[st.name] = st
+    return at, [stored[name] for name, _ in current if name in stored]
 
 
 def run(

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, Float, ForeignKey, Index, Integer, String
+from sqlalchemy import BigInteger, Float, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ninefold.catalog.models import Service
@@ -95,3 +95,17 @@ class SloAlertEvent(Base):
     at: Mapped[datetime] = mapped_column(index=True)
     burn_rates: Mapped[dict[str, Any]] = mapped_column()
     reason: Mapped[str] = mapped_column(String(1000))
+
+
+class SloSnapshot(Base):
+    """The latest evaluation of every SLO, as the engine computed it (one row, id 1).
+
+    Pages that show every SLO at once (the console's overview) read it instead of evaluating
+    thousands of SLOs in each web process; ``statuses`` is a JSON array of ``SLOStatus``.
+    """
+
+    __tablename__ = "slo_snapshots"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    evaluated_at: Mapped[datetime]
+    statuses: Mapped[str] = mapped_column(Text)

@@ -17,7 +17,14 @@ from sqlalchemy.orm import Session, joinedload
 from ninefold.catalog.models import Service
 from ninefold.errors import Conflict, NotFound
 from ninefold.identity.models import Team
-from ninefold.slo.models import SLO, SloAlertEvent, SloAlertState, SloBucket, SloEventBatch
+from ninefold.slo.models import (
+    SLO,
+    SloAlertEvent,
+    SloAlertState,
+    SloBucket,
+    SloEventBatch,
+    SloSnapshot,
+)
 from ninefold.slo.sources import Counts
 from ninefold.slo.windows import RESOLUTIONS, decompose
 
@@ -74,6 +81,23 @@ def list_slos(
     if limit is not None:
         stmt = stmt.limit(limit)
     return session.scalars(stmt).all(), total
+
+
+def slo_versions(session: Session) -> list[tuple[str, datetime]]:
+    """(name, updated_at) of every SLO, by name."""
+    rows = session.execute(select(SLO.name, SLO.updated_at).order_by(SLO.name))
+    return [(name, updated) for name, updated in rows]
+
+
+def slos_named(session: Session, names: Sequence[str]) -> list[SLO]:
+    """The SLOs of these names, with service and owner (for statuses), by name."""
+    stmt = (
+        select(SLO)
+        .where(SLO.name.in_(names))
+        .options(joinedload(SLO.service).joinedload(Service.owner))
+        .order_by(SLO.name)
+    )
+    return list(session.scalars(stmt).unique())
 
 
 def service_exists(session: Session, *, name: str) -> bool:
@@ -397,3 +421,23 @@ def alert_events(
         stmt.order_by(SloAlertEvent.at.desc(), SloAlertEvent.id.desc()).limit(limit).offset(offset)
     ).all()
     return rows, total
+
+
+def save_snapshot(session: Session, *, at: datetime, statuses: str) -> None:
+    """Replace the stored evaluation of every SLO (``statuses``: a JSON array)."""
+    dialect = session.get_bind().dialect.name
+    ins = (postgresql if dialect == "postgresql" else sqlite).insert(SloSnapshot)
+    session.execute(
+        ins.values(id=1, evaluated_at=at, statuses=statuses).on_conflict_do_update(
+            index_elements=[SloSnapshot.id],
+            set_={"evaluated_at": at, "statuses": statuses},
+        )
+    )
+
+
+def latest_snapshot(session: Session) -> tuple[datetime, str] | None:
+    """When the stored evaluation was made and its JSON array, or None before the first."""
+    row = session.execute(
+        select(SloSnapshot.evaluated_at, SloSnapshot.statuses).where(SloSnapshot.id == 1)
+    ).first()
+    return None if row is None else (row[0], row[1])

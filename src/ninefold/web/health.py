@@ -1,6 +1,8 @@
 """The overview's SLO health: every SLO evaluated once per few seconds, shared by all requests.
 
-Evaluating 3,000 SLOs takes about a second of CPU, so the console does it at most once per
+The engine stores every SLO's status after each evaluation (``slo_snapshots``); the console
+reads that when it is recent. Without it (engine off or behind) the console evaluates the SLOs
+itself, which for 3,000 SLOs takes about a second of CPU. Either way it happens at most once per
 ``ttl`` in one process and every overview request reads the same snapshot (plain values, no
 ORM rows). The services tables, which are the same for every user (no CSRF token, no role
 dependent buttons), are rendered once per snapshot too and kept with it.
@@ -24,8 +26,7 @@ from typing import Any
 from markupsafe import Markup
 
 from ninefold.catalog.models import Service
-from ninefold.slo import flows as slo_flows
-from ninefold.slo import store as slo_store
+from ninefold.slo import jobs as slo_jobs
 from ninefold.slo.schemas import SLOStatus
 from ninefold.slo.wiring import prometheus_source
 
@@ -39,6 +40,8 @@ STATUS_ORDER = {
     "no_data": 4,
     "healthy": 5,
 }
+STORED_MAX_AGE = timedelta(seconds=60)
+"""The engine's stored evaluation is used when at most this old (or two evaluation intervals)."""
 MAX_FRAGMENTS = 64
 """Rendered fragments kept per snapshot (tiers × pages); beyond that they are rendered anew."""
 
@@ -61,6 +64,8 @@ class Health:
     at: datetime
     tiers: list[tuple[int, list[dict[str, Any]]]]
     burning: list[SLOStatus]
+    fetched: datetime | None = None
+    """When this process read or computed it (``at`` is when the SLOs were evaluated)."""
     _fragments: dict[tuple[Any, ...], Markup] = field(default_factory=dict, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
@@ -82,7 +87,12 @@ class Health:
         return html
 
 
-def summarise(services: list[Service], statuses: list[SLOStatus], at: datetime) -> Health:
+def summarise(
+    services: list[Service],
+    statuses: list[SLOStatus],
+    at: datetime,
+    fetched: datetime | None = None,
+) -> Health:
     """Group SLO statuses by tier and service; worst services and SLOs first."""
     by_service: dict[str, list[SLOStatus]] = defaultdict(list)
     for st in statuses:
@@ -111,7 +121,11 @@ def summarise(services: list[Service], statuses: list[SLOStatus], at: datetime) 
         (s for s in statuses if s.status in ("exhausted", "critical", "warning")),
         key=lambda s: (*_rank(s.status, s.error_budget_remaining_fraction), s.name),
     )
-    return Health(at, sorted(tiers.items()), burning)
+    return Health(at, sorted(tiers.items()), burning, fetched or at)
+
+
+def _fetched(value: Health) -> datetime:
+    return value.fetched or value.at
 
 
 class HealthCache:
@@ -130,21 +144,23 @@ class HealthCache:
         self._value: Health | None = None
 
     def _compute(self, state: Any, now: datetime) -> Health:
+        """The engine's stored evaluation when it is recent; else every SLO evaluated here."""
         from ninefold.catalog import store as catalog_store
 
+        interval = getattr(state.settings, "evaluation_interval_seconds", 30.0)
+        max_age = max(timedelta(seconds=2 * interval), STORED_MAX_AGE)
         with state.session_factory() as session, session.begin():
-            slos, _ = slo_store.list_slos(session)
-            statuses = slo_flows.evaluate_slos(
-                session, slos=slos, at=now, prometheus=prometheus_source(state.settings)
+            at, statuses = slo_jobs.current_statuses(
+                session, now, max_age=max_age, prometheus=prometheus_source(state.settings)
             )
-            return summarise(list(catalog_store.all_services(session)), statuses, now)
+            return summarise(list(catalog_store.all_services(session)), statuses, at, now)
 
     def _refresh(self, state: Any, now: datetime) -> None:
         try:
             with self._compute_lock:
                 value = self._compute(state, now)
             with self._lock:
-                if self._value is None or value.at >= self._value.at:
+                if self._value is None or _fetched(value) >= _fetched(self._value):
                     self._value = value
         except Exception:  # keep serving the last value; the next request retries
             log.exception("refreshing the overview's SLO health failed")
@@ -156,9 +172,9 @@ class HealthCache:
         """A snapshot no older than ``ttl`` (or ``max_stale`` while a new one is computed)."""
         with self._lock:
             value = self._value
-            if value is not None and value.at <= now < value.at + self.ttl:
+            if value is not None and _fetched(value) <= now < _fetched(value) + self.ttl:
                 return value
-            if value is not None and value.at <= now < value.at + self.max_stale:
+            if value is not None and _fetched(value) <= now < _fetched(value) + self.max_stale:
                 if not self._refreshing:
                     self._refreshing = True
                     threading.Thread(target=self._refresh, args=(state, now), daemon=True).start()
@@ -167,7 +183,7 @@ class HealthCache:
         with self._compute_lock:
             with self._lock:
                 value = self._value
-            if value is not None and value.at <= now < value.at + self.ttl:
+            if value is not None and _fetched(value) <= now < _fetched(value) + self.ttl:
                 return value
             value = self._compute(state, now)
             with self._lock:

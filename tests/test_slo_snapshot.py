@@ -1,0 +1,118 @@
+"""The engine stores every SLO's status after each evaluation; the console's overview reads that
+copy instead of evaluating thousands of SLOs in every web process, evaluates afresh only the
+SLOs changed since, and ignores a copy too old to trust (engine off or behind)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import timedelta
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from ninefold.app import create_app
+from ninefold.config import Settings
+from ninefold.core.clock import FrozenClock
+from ninefold.slo import jobs as slo_jobs
+from ninefold.slo import store as slo_store
+from ninefold.slo.models import SLO
+from tests.test_web_console import login
+from tests.web_seed import BURNING_SLO, HEALTHY_SLO, seed
+
+LATER = timedelta(minutes=2)
+
+
+@pytest.fixture
+def seeded(
+    settings: Settings,
+    engine: Engine,
+    session_factory: sessionmaker[Session],
+    clock: FrozenClock,
+) -> Iterator[TestClient]:
+    """The seeded console two minutes on, after an engine evaluation at that time."""
+    seed(session_factory, clock.now())
+    clock.advance(LATER)
+    with session_factory() as session, session.begin():
+        slo_jobs.evaluate(session, clock.now())
+    app = create_app(settings, clock=clock, engine=engine, start_engine=False)
+    with TestClient(app, base_url="http://testserver") as tc:
+        login(tc, "frank")
+        yield tc
+
+
+def _doctor(factory: sessionmaker[Session], slo: str, status: str) -> None:
+    """Change one SLO's status in the stored copy only (what the engine would have seen)."""
+    with factory() as session, session.begin():
+        found = slo_store.latest_snapshot(session)
+        assert found is not None
+        at, text = found
+        statuses = json.loads(text)
+        for st in statuses:
+            if st["name"] == slo:
+                st["status"] = status
+        slo_store.save_snapshot(session, at=at, statuses=json.dumps(statuses))
+
+
+def test_evaluation_stores_every_slo_and_is_replaced_each_time(
+    seeded: TestClient, session_factory: sessionmaker[Session], clock: FrozenClock
+) -> None:
+    with session_factory() as session:
+        found = slo_store.latest_snapshot(session)
+        names = [name for name, _ in slo_store.slo_versions(session)]
+    assert found is not None
+    assert found[0] == clock.now()
+    stored = {st["name"]: st["status"] for st in json.loads(found[1])}
+    assert sorted(stored) == names
+    assert stored[BURNING_SLO] in ("critical", "exhausted", "warning")
+    assert stored[HEALTHY_SLO] == "healthy"
+    clock.advance(timedelta(seconds=30))
+    with session_factory() as session, session.begin():
+        slo_jobs.evaluate(session, clock.now())
+    with session_factory() as session:
+        again = slo_store.latest_snapshot(session)
+    assert again is not None
+    assert again[0] == clock.now()
+
+
+def test_current_statuses_take_the_stored_copy_and_evaluate_only_what_changed(
+    seeded: TestClient, session_factory: sessionmaker[Session], clock: FrozenClock
+) -> None:
+    _doctor(session_factory, HEALTHY_SLO, "exhausted")
+    max_age = timedelta(seconds=60)
+    with session_factory() as session:
+        at, statuses = slo_jobs.current_statuses(
+            session, clock.now(), max_age=max_age, prometheus=None
+        )
+    by_name = {st.name: st.status for st in statuses}
+    assert at == clock.now()
+    assert by_name[HEALTHY_SLO] == "exhausted"  # the stored copy, not a new evaluation
+    # The SLO is edited after the evaluation: it is evaluated afresh, the others are not.
+    with session_factory() as session, session.begin():
+        session.execute(update(SLO).where(SLO.name == HEALTHY_SLO).values(updated_at=clock.now()))
+    with session_factory() as session:
+        _, statuses = slo_jobs.current_statuses(
+            session, clock.now(), max_age=max_age, prometheus=None
+        )
+    assert {st.name: st.status for st in statuses}[HEALTHY_SLO] == "healthy"
+    # A copy older than max_age is not used at all: every SLO is evaluated here.
+    _doctor(session_factory, BURNING_SLO, "healthy")
+    clock.advance(timedelta(seconds=61))
+    with session_factory() as session:
+        at, statuses = slo_jobs.current_statuses(
+            session, clock.now(), max_age=max_age, prometheus=None
+        )
+    assert at == clock.now()
+    assert {st.name: st.status for st in statuses}[BURNING_SLO] != "healthy"
+
+
+def test_overview_shows_the_engine_s_evaluation(
+    seeded: TestClient, session_factory: sessionmaker[Session]
+) -> None:
+    _doctor(session_factory, HEALTHY_SLO, "exhausted")
+    seeded.app.state.web_health_cache = None  # type: ignore[attr-defined]  # forget the login's
+    html = seeded.get("/ui/").text
+    row = html.split('href="/ui/services/catalog"', 1)[1].split("</tr>", 1)[0]
+    assert "s-exhausted" in row, row
