@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from alerts import bulk_labels, make_alert
-from alerts_peer import ninefold_routing
+from alerts_peer import CHANNEL, ninefold_routing
 from sqlalchemy import event, insert, text
 
 from ninefold.alert import intake
@@ -35,6 +35,7 @@ from ninefold.app import create_app
 from ninefold.config import Settings
 from ninefold.db import migrate
 from ninefold.db.engine import make_engine
+from ninefold.notification.models import NotificationChannel
 
 
 def _setup(url: str, workdir: Path) -> Any:
@@ -76,7 +77,8 @@ def _fill(state: Any, alerts: int, run: str, offset: int = 0) -> int:
                     "attempts": 0,
                 }
             )
-        s.execute(insert(IntakeBatch), rows)
+        if rows:
+            s.execute(insert(IntakeBatch), rows)
     return int(iid)
 
 
@@ -99,12 +101,66 @@ def _drain(state: Any, profile: cProfile.Profile | None) -> tuple[float, Counter
     return elapsed, statements
 
 
+def _probe_row(state: Any, iid: int, probe: str) -> None:
+    labels = {"alertname": "BenchProbe", "bench": "probe", "probe_id": probe}
+    payload = json.dumps([make_alert(labels, datetime.now(UTC))])
+    with state.session_factory() as s, s.begin():
+        intake.accept(
+            s,
+            integration_id=iid,
+            format=intake.AM_API,
+            payload=payload,
+            items=1,
+            now=state.clock.now(),
+        )
+
+
+def _probes(state: Any, iid: int, n: int, profile: cProfile.Profile | None) -> None:
+    """Process ``n`` probe alerts (each its own group, notified at once) one pass each."""
+    with state.session_factory() as s, s.begin():
+        s.add(
+            NotificationChannel(
+                name=CHANNEL,
+                kind="webhook",
+                target="http://127.0.0.1:9/",
+                created_at=state.clock.now(),
+            )
+        )
+    statements: Counter[str] = Counter()
+
+    def count(_conn: Any, _cursor: Any, stmt: str, *_args: Any) -> None:
+        statements[" ".join(stmt.split())[:110]] += 1
+
+    event.listen(state.engine, "before_cursor_execute", count)
+    times = []
+    for i in range(n):
+        _probe_row(state, iid, f"p{i}")
+        started = time.perf_counter()
+        if profile is not None:
+            profile.enable()
+        done = intake.drain(state)
+        if profile is not None:
+            profile.disable()
+        times.append(time.perf_counter() - started)
+        assert done.queued == 1, done
+    event.remove(state.engine, "before_cursor_execute", count)
+    times.sort()
+    total = sum(statements.values())
+    print(
+        f"{n} probes: pass p50 {1000 * times[n // 2]:.2f} ms, p99 {1000 * times[n * 99 // 100]:.2f} ms,"
+        f" {total / n:.1f} statements per probe"
+    )
+    for stmt, k in statements.most_common(40):
+        print(f"{k / n:5.1f}  {stmt}")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--postgres", metavar="URL", help="postgresql+psycopg://… (own schema)")
     ap.add_argument("--alerts", type=int, default=20000)
     ap.add_argument("--warm", type=int, default=20000, help="alerts processed before measuring")
     ap.add_argument("--cprofile", type=int, default=0)
+    ap.add_argument("--probes", type=int, default=0, help="then N probes, one pass each")
     args = ap.parse_args(argv)
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)
@@ -125,8 +181,17 @@ def main(argv: Sequence[str] | None = None) -> int:
                 _fill(state, args.warm, run)
                 warm, _ = _drain(state, None)
                 print(f"warm-up: {args.warm} alerts in {warm:.2f} s ({args.warm / warm:,.0f}/s)")
-            _fill(state, args.alerts, run, offset=args.warm)
             profile = cProfile.Profile() if args.cprofile else None
+            if args.probes:
+                iid = _fill(state, 0, run)
+                _probes(state, iid, args.probes, profile)
+                if profile is not None:
+                    pstats.Stats(profile, stream=sys.stdout).sort_stats("cumulative").print_stats(
+                        args.cprofile
+                    )
+                state.engine.dispose()
+                return 0
+            _fill(state, args.alerts, run, offset=args.warm)
             elapsed, statements = _drain(state, profile)
             total = sum(statements.values())
             print(

@@ -237,10 +237,13 @@ class Processed:
     queued: int
     received: list[tuple[str, Received]]
     """(source format, outcome) per item, for the intake metrics."""
+    more: bool = True
+    """Whether rows were left pending when the pass began (True when not known)."""
 
 
-def _pending(session: Session, limit_items: int) -> list[IntakeBatch]:
-    """The oldest pending rows, up to ``limit_items`` items (at least one row).
+def _pending(session: Session, limit_items: int) -> tuple[list[IntakeBatch], bool]:
+    """The oldest pending rows, up to ``limit_items`` items (at least one row), and whether
+    more rows wait after them.
 
     Sizes are read first and only the rows taken are loaded: the payloads of the rows after
     them would be read for nothing.
@@ -249,7 +252,7 @@ def _pending(session: Session, limit_items: int) -> list[IntakeBatch]:
         select(IntakeBatch.id, IntakeBatch.items)
         .where(IntakeBatch.failed_at.is_(None))
         .order_by(IntakeBatch.id)
-        .limit(max(1, limit_items))
+        .limit(max(1, limit_items) + 1)
     ).all()
     ids: list[int] = []
     total = 0
@@ -259,10 +262,11 @@ def _pending(session: Session, limit_items: int) -> list[IntakeBatch]:
         ids.append(row_id)
         total += items
     if not ids:
-        return []
-    return list(
-        session.scalars(select(IntakeBatch).where(IntakeBatch.id.in_(ids)).order_by(IntakeBatch.id))
+        return [], False
+    rows = session.scalars(
+        select(IntakeBatch).where(IntakeBatch.id.in_(ids)).order_by(IntakeBatch.id)
     )
+    return list(rows), len(ids) < len(sizes)
 
 
 def _runs(rows: Sequence[IntakeBatch]) -> Iterator[list[IntakeBatch]]:
@@ -283,7 +287,7 @@ def _serialise(session: Session) -> None:
 
 
 def _process_rows(
-    session: Session, rows: Sequence[IntakeBatch], state: Any, now: datetime
+    session: Session, rows: Sequence[IntakeBatch], state: Any, now: datetime, *, more: bool = True
 ) -> Processed:
     queued = 0
     received: list[tuple[str, Received]] = []
@@ -311,7 +315,7 @@ def _process_rows(
         queued += n
         received.extend(zip(formats, got, strict=True))
     session.execute(delete(IntakeBatch).where(IntakeBatch.id.in_([r.id for r in rows])))
-    return Processed(len(rows), sum(r.items for r in rows), queued, received)
+    return Processed(len(rows), sum(r.items for r in rows), queued, received, more)
 
 
 def process_once(state: Any, *, limit_items: int = BATCH_ITEMS) -> Processed:
@@ -327,10 +331,10 @@ def process_once(state: Any, *, limit_items: int = BATCH_ITEMS) -> Processed:
     try:
         with write_lock(state.engine), factory() as session, session.begin():
             _serialise(session)
-            rows = _pending(session, limit_items)
+            rows, more = _pending(session, limit_items)
             if not rows:
-                return Processed(0, 0, 0, [])
-            return _process_rows(session, rows, state, now)
+                return Processed(0, 0, 0, [], more=False)
+            return _process_rows(session, rows, state, now, more=more)
     except (OperationalError, InterfaceError):
         raise  # the database is away: the rows stay as they are, to be processed later
     except Exception:
@@ -341,7 +345,7 @@ def process_once(state: Any, *, limit_items: int = BATCH_ITEMS) -> Processed:
 def _process_singly(state: Any, limit_items: int, now: datetime) -> Processed:
     factory = state.session_factory
     with factory() as session:
-        ids = [r.id for r in _pending(session, limit_items)]
+        ids = [r.id for r in _pending(session, limit_items)[0]]
     done = Processed(0, 0, 0, [])
     for row_id in ids:
         try:
@@ -397,7 +401,9 @@ def drain(state: Any, *, max_passes: int = 1000) -> Processed:
             total.queued + done.queued,
             total.received + done.received,
         )
-        if done.rows == 0 or not _has_pending(state):
+        # A pass that took every pending row needs no look for more: rows accepted since then
+        # wake the processor again (or were processed by the request that accepted them).
+        if done.rows == 0 or not done.more or not _has_pending(state):
             break
     return total
 

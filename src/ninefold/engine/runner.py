@@ -161,6 +161,9 @@ class EngineRunner:
 
         interval = float(self._state.settings.delivery_interval_seconds)
         while not self._stop.is_set():
+            # Cleared before delivering, not after waiting: a wake-up arriving between the end
+            # of a wait that timed out and the clear would be lost until the next interval.
+            self._wake.clear()
             try:
                 with actor_scope("engine:delivery", clock=getattr(self._state, "clock", None)):
                     deliver(self._state)
@@ -169,7 +172,6 @@ class EngineRunner:
             except Exception:
                 log.exception("notification delivery failed")
             self._wake.wait(interval)
-            self._wake.clear()
 
     def stop(self) -> None:
         """Ask the loop to stop and wait for it."""
