@@ -84,12 +84,19 @@ def _fill(state: Any, alerts: int, run: str, offset: int = 0) -> int:
 
 def _drain(state: Any, profile: cProfile.Profile | None) -> tuple[float, Counter[str]]:
     statements: Counter[str] = Counter()
+    seconds: Counter[str] = Counter()
+    began: list[float] = [0.0]
 
     def count(_conn: Any, _cursor: Any, stmt: str, *_args: Any) -> None:
         statements[" ".join(stmt.split())[:110]] += 1
+        began[0] = time.perf_counter()
+
+    def took(_conn: Any, _cursor: Any, stmt: str, *_args: Any) -> None:
+        seconds[" ".join(stmt.split())[:110]] += time.perf_counter() - began[0]
 
     event.listen(state.engine, "before_cursor_execute", count)
-    started = time.perf_counter()
+    event.listen(state.engine, "after_cursor_execute", took)
+    started, cpu = time.perf_counter(), time.process_time()
     if profile is not None:
         profile.enable()
     while intake.drain(state).rows:
@@ -97,7 +104,11 @@ def _drain(state: Any, profile: cProfile.Profile | None) -> tuple[float, Counter
     if profile is not None:
         profile.disable()
     elapsed = time.perf_counter() - started
+    print(f"processor CPU {time.process_time() - cpu:.2f} s of {elapsed:.2f} s")
     event.remove(state.engine, "before_cursor_execute", count)
+    event.remove(state.engine, "after_cursor_execute", took)
+    for stmt, t in seconds.most_common(8):
+        print(f"{1000 * t:8.1f} ms in  {stmt}")
     return elapsed, statements
 
 
@@ -160,6 +171,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--alerts", type=int, default=20000)
     ap.add_argument("--warm", type=int, default=20000, help="alerts processed before measuring")
     ap.add_argument("--cprofile", type=int, default=0)
+    ap.add_argument("--sort", default="cumulative", help="cProfile order (tottime, cumulative)")
     ap.add_argument("--probes", type=int, default=0, help="then N probes, one pass each")
     args = ap.parse_args(argv)
     with tempfile.TemporaryDirectory() as tmp:
@@ -186,7 +198,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 iid = _fill(state, 0, run)
                 _probes(state, iid, args.probes, profile)
                 if profile is not None:
-                    pstats.Stats(profile, stream=sys.stdout).sort_stats("cumulative").print_stats(
+                    pstats.Stats(profile, stream=sys.stdout).sort_stats(args.sort).print_stats(
                         args.cprofile
                     )
                 state.engine.dispose()
@@ -201,7 +213,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             for stmt, n in statements.most_common(25):
                 print(f"{n:7d}  {stmt}")
             if profile is not None:
-                pstats.Stats(profile, stream=sys.stdout).sort_stats("cumulative").print_stats(
+                pstats.Stats(profile, stream=sys.stdout).sort_stats(args.sort).print_stats(
                     args.cprofile
                 )
             state.engine.dispose()

@@ -85,10 +85,14 @@ def open_alerts_by_key(session: Session, *, keys: Sequence[str]) -> dict[str, Al
         ).bindparams(bindparam("keys", expanding=True))
         rows = session.scalars(select(Alert).from_statement(stmt), {"keys": wanted})
     else:
-        # One array parameter (a short statement the driver parses once), not one per key.
+        # One array parameter (a short statement the driver parses once), not one per key, and
+        # one probe of the partial unique index per key: with ``dedup_key = ANY(...)`` and
+        # statistics from a smaller table (a fresh database, a burst of new alerts before
+        # autovacuum's ANALYZE) the planner read every firing alert through the status index.
         stmt = text(
-            "SELECT alerts.* FROM alerts WHERE alerts.status = 'firing' "
-            "AND alerts.dedup_key = ANY(CAST(:keys AS text[]))"
+            "SELECT alerts.* FROM unnest(CAST(:keys AS text[])) AS wanted(key) "
+            "CROSS JOIN LATERAL (SELECT * FROM alerts WHERE alerts.status = 'firing' "
+            "AND alerts.dedup_key = wanted.key LIMIT 1) AS alerts"
         )
         rows = session.scalars(select(Alert).from_statement(stmt), {"keys": wanted})
     return {a.dedup_key: a for a in rows}
