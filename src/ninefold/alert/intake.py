@@ -24,6 +24,7 @@ import logging
 import threading
 import weakref
 import zlib
+from collections import Counter
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -418,9 +419,9 @@ def _has_pending(state: Any) -> bool:
 
 def _after(state: Any, done: Processed) -> None:
     metrics = getattr(state, "metrics", None)
-    if metrics is not None:
-        for source, r in done.received:
-            metrics.alerts_received.labels(source, r.outcome).inc()
+    if metrics is not None:  # one increment per (source, outcome), not one per alert
+        for (source, outcome), n in Counter((s, r.outcome) for s, r in done.received).items():
+            metrics.alerts_received.labels(source, outcome).inc(n)
     runner = getattr(state, "engine_runner", None)
     if done.queued and runner is not None:
         runner.wake_delivery()
