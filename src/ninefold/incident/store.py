@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import delete, func, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, load_only
 
 from ninefold.errors import NotFound
 from ninefold.incident.models import (
@@ -79,13 +79,15 @@ def open_incidents_of_service(session: Session, *, service_id: int) -> list[Inci
     )
 
 
-def active_incidents(session: Session) -> list[Incident]:
-    """Every incident not yet resolved (nor merged)."""
-    return list(
-        session.scalars(
-            select(Incident).where(Incident.status.in_(OPEN_STATUSES)).order_by(Incident.id)
+def active_incidents(session: Session, *, heads_only: bool = False) -> list[Incident]:
+    """Every incident not yet resolved (nor merged); ``heads_only`` loads id, title, status and
+    severity alone (lists), the rest loads on access."""
+    stmt = select(Incident).where(Incident.status.in_(OPEN_STATUSES)).order_by(Incident.id)
+    if heads_only:
+        stmt = stmt.options(
+            load_only(Incident.id, Incident.title, Incident.status, Incident.severity)
         )
-    )
+    return list(session.scalars(stmt))
 
 
 def service_ids(session: Session, *, incident_id: int) -> list[int]:

@@ -7,8 +7,10 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse
+from sqlalchemy.orm import load_only
 
 from ninefold.alert import store as alert_store
+from ninefold.alert.models import Alert
 from ninefold.catalog import store as catalog_store
 from ninefold.catalog.models import Service
 from ninefold.deploy import store as deploy_store
@@ -86,8 +88,10 @@ def overview(
             tier_names=TIER_NAMES,
         ),
     )
+    # Only what the list shows: alert rows carry JSON labels, annotations and details.
+    heads = load_only(Alert.id, Alert.severity, Alert.summary, Alert.acknowledged_at)
     firing, firing_total = alert_store.list_alerts(
-        session, stmt=alert_store.alert_query(status="firing"), limit=15, offset=0
+        session, stmt=alert_store.alert_query(status="firing").options(heads), limit=15, offset=0
     )
     return page(
         request,
@@ -95,7 +99,7 @@ def overview(
         user,
         now=now,
         health=part,
-        incidents=incident_store.active_incidents(session),
+        incidents=incident_store.active_incidents(session, heads_only=True),
         alerts=firing,
         alerts_total=firing_total,
         oncall=on_call_now(session, now),
