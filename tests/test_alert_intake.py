@@ -136,6 +136,40 @@ def test_batches_are_processed_in_the_order_they_were_accepted(
     assert history == ["resolved", "resolved", "firing"]
 
 
+def test_a_backlog_larger_than_a_pass_is_drained_in_several_passes(
+    client: TestClient, integration_key: str, session_factory: sessionmaker[Session]
+) -> None:
+    iid = _integration_id(session_factory)
+    size = intake.BATCH_ITEMS // 2 + 1  # two rows never fit one pass
+    with session_factory() as s, s.begin():
+        for i in range(3):
+            intake.accept(
+                s,
+                integration_id=iid,
+                format=intake.AM_API,
+                payload=json.dumps(
+                    [
+                        {
+                            "labels": {"alertname": f"Big{i}", "n": str(n)},
+                            "startsAt": "2026-10-31T23:50:00Z",
+                        }
+                        for n in range(size)
+                    ]
+                ),
+                items=size,
+                now=T0,
+            )
+    state = client.app.state  # type: ignore[attr-defined]
+    first = intake.process_once(state)
+    assert (first.rows, first.items, first.more) == (1, size, True)
+    done = intake.drain(state)
+    assert (done.rows, done.items) == (2, 2 * size)
+    assert _pending(session_factory) == 0
+    assert intake.process_once(state) == intake.Processed(0, 0, 0, [], more=False)
+    with session_factory() as s:
+        assert s.scalar(select(func.count()).select_from(Alert)) == 3 * size
+
+
 def test_a_batch_that_cannot_be_processed_is_set_aside_and_the_rest_go_on(
     client: TestClient,
     integration_key: str,

@@ -1,14 +1,16 @@
 """Multi-row INSERTs for the intake path, as few and as cheap statements as each database allows.
 
 On PostgreSQL the rows go in as one JSON document read by ``json_to_recordset``: one statement
-of a few hundred characters and one parameter whatever the number of rows. A multi-row ``VALUES`` list (SQLAlchemy's
-"insertmanyvalues") is a statement of hundreds of kilobytes that the driver parses again on
-every execution, which cost more than the database's own work for a batch of alerts. On SQLite
-the rows go through SQLAlchemy's batched multi-row INSERT (with ``RETURNING`` where ids are
-needed), a handful of statements per batch.
+of a few hundred characters and one parameter whatever the number of rows. A multi-row
+``VALUES`` list (SQLAlchemy's "insertmanyvalues") is a statement of hundreds of kilobytes that
+the driver parses again on every execution (too long for its cache), which cost more than the
+database's own work for a batch of alerts; one array per column through ``unnest`` cost about
+as much in the driver's array encoding. On SQLite the rows go through SQLAlchemy's batched
+multi-row INSERT (with ``RETURNING`` where ids are needed), a handful of statements per batch.
 
 ``RETURNING`` order is not guaranteed by either database, so callers get the returned columns
-as rows and map them by a column they know is unique among the inserted rows.
+as rows and map them by a column they know is unique among the inserted rows. Timestamps must
+be timezone-aware (as ``UTCDateTime`` requires); JSON columns are stored as given.
 """
 
 from __future__ import annotations
@@ -72,8 +74,6 @@ def insert_rows(
         return []
     columns = list(rows[0])
     if session.get_bind().dialect.name == "postgresql":
-        # One JSON document holds every row: a single short statement and a single parameter
-        # (arrays through unnest cost as much again in the driver's array encoding).
         document = json.dumps(list(rows), default=_json_value)
         result = session.execute(text(_pg_statement(table, columns, returning)), {"rows": document})
         return [tuple(r) for r in result] if returning else []
