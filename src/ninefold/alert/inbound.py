@@ -269,14 +269,29 @@ def _good_items(raw: list[Any], good: list[tuple[int, Any]]) -> tuple[str, int]:
     return json.dumps([raw[i] for i, _ in good], separators=(",", ":")), len(good)
 
 
+def _wholly_valid(body: bytes, model: type[BaseModel]) -> tuple[str, int] | None:
+    """The usual case in one step: a UTF-8 JSON array of valid items, parsed and validated by
+    pydantic's own JSON parser (no Python objects for the raw JSON), stored as it came. None
+    for anything else, which the item-by-item path then explains."""
+    try:
+        items = _list_adapter(model).validate_json(body)
+        return body.decode("utf-8"), len(items)
+    except (ValidationError, UnicodeDecodeError):
+        return None
+
+
 async def _alertmanager_api(request: Request, key: str | None) -> Response:
     try:
         body = await _read_body(request)
-        raw = _json(body)
-        if not isinstance(raw, list):
-            raise _Refused(400, {"detail": "body must be a JSON array of alerts"})
-        good, errors = _validate_each(raw, AMAlert, "alerts")
-        payload = _good_items(raw, good) if errors else _as_text(body, raw, good)
+        errors: list[dict[str, Any]] = []
+        good: list[tuple[int, Any]] = []
+        payload = _wholly_valid(body, AMAlert)
+        if payload is None:
+            raw = _json(body)
+            if not isinstance(raw, list):
+                raise _Refused(400, {"detail": "body must be a JSON array of alerts"})
+            good, errors = _validate_each(raw, AMAlert, "alerts")
+            payload = _good_items(raw, good) if errors else _as_text(body, raw, good)
         await run_in_threadpool(_accept, request, key, intake.AM_API, payload)
     except _Refused as refused:
         return refused.response

@@ -13,12 +13,21 @@ _LABEL_NAME = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
 ZERO_TIME_YEAR = 1
 
 
+_VALID_NAMES: set[str] = set()
+"""Label names already found valid: the same few dozen names arrive on every alert."""
+_VALID_NAMES_MAX = 10_000
+
+
 def _check_labels(value: dict[str, str]) -> dict[str, str]:
     if not value:
         raise ValueError("at least one label is required")
+    if _VALID_NAMES.issuperset(value):
+        return value
     for name in value:
         if not _LABEL_NAME.match(name):
             raise ValueError(f"invalid label name {name!r}")
+    if len(_VALID_NAMES) < _VALID_NAMES_MAX:
+        _VALID_NAMES.update(value)
     return value
 
 
