@@ -138,11 +138,18 @@ def _probes(state: Any, iid: int, n: int, profile: cProfile.Profile | None) -> N
             )
         )
     statements: Counter[str] = Counter()
+    seconds: Counter[str] = Counter()
+    began: list[float] = [0.0]
 
     def count(_conn: Any, _cursor: Any, stmt: str, *_args: Any) -> None:
         statements[" ".join(stmt.split())[:110]] += 1
+        began[0] = time.perf_counter()
+
+    def took(_conn: Any, _cursor: Any, stmt: str, *_args: Any) -> None:
+        seconds[" ".join(stmt.split())[:110]] += time.perf_counter() - began[0]
 
     event.listen(state.engine, "before_cursor_execute", count)
+    event.listen(state.engine, "after_cursor_execute", took)
     times = []
     for i in range(n):
         _probe_row(state, iid, f"p{i}")
@@ -155,14 +162,16 @@ def _probes(state: Any, iid: int, n: int, profile: cProfile.Profile | None) -> N
         times.append(time.perf_counter() - started)
         assert done.queued == 1, done
     event.remove(state.engine, "before_cursor_execute", count)
+    event.remove(state.engine, "after_cursor_execute", took)
     times.sort()
     total = sum(statements.values())
     print(
         f"{n} probes: pass p50 {1000 * times[n // 2]:.2f} ms, p99 {1000 * times[n * 99 // 100]:.2f} ms,"
         f" {total / n:.1f} statements per probe"
     )
+    print(f"in statements (driver and server): {1000 * sum(seconds.values()) / n:.2f} ms per probe")
     for stmt, k in statements.most_common(40):
-        print(f"{k / n:5.1f}  {stmt}")
+        print(f"{k / n:5.1f} {1000 * seconds[stmt] / n:6.2f} ms  {stmt}")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
