@@ -48,12 +48,12 @@ def _doctor(factory: sessionmaker[Session], slo: str, status: str) -> None:
     with factory() as session, session.begin():
         found = slo_store.latest_snapshot(session)
         assert found is not None
-        at, text = found
+        at, text, versions = found
         statuses = json.loads(text)
         for st in statuses:
             if st["name"] == slo:
                 st["status"] = status
-        slo_store.save_snapshot(session, at=at, statuses=json.dumps(statuses))
+        slo_store.save_snapshot(session, at=at, statuses=json.dumps(statuses), versions=versions)
 
 
 def test_evaluation_stores_every_slo_and_is_replaced_each_time(
@@ -116,3 +116,32 @@ def test_overview_shows_the_engine_s_evaluation(
     html = seeded.get("/ui/").text
     row = html.split('href="/ui/services/catalog"', 1)[1].split("</tr>", 1)[0]
     assert "s-exhausted" in row, row
+
+
+def test_an_older_evaluation_does_not_replace_a_newer_one(
+    seeded: TestClient, session_factory: sessionmaker[Session], clock: FrozenClock
+) -> None:
+    with session_factory() as session, session.begin():
+        slo_jobs.evaluate(session, clock.now() - timedelta(hours=1))  # e.g. slo evaluate --at
+    with session_factory() as session:
+        found = slo_store.latest_snapshot(session)
+    assert found is not None
+    assert found[0] == clock.now()
+
+
+def test_an_unreadable_stored_row_means_evaluating_here(
+    seeded: TestClient, session_factory: sessionmaker[Session], clock: FrozenClock
+) -> None:
+    with session_factory() as session, session.begin():
+        slo_store.save_snapshot(
+            session, at=clock.now(), statuses='[{"name": "from another version"}]', versions="{}"
+        )
+    with session_factory() as session:
+        _, statuses = slo_jobs.current_statuses(
+            session, clock.now(), max_age=timedelta(seconds=60), prometheus=None
+        )
+    by_name = {st.name: st.status for st in statuses}
+    assert by_name[HEALTHY_SLO] == "healthy"
+    assert by_name[BURNING_SLO] != "healthy"
+    seeded.app.state.web_health_cache = None  # type: ignore[attr-defined]
+    assert seeded.get("/ui/").status_code == 200

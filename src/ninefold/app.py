@@ -73,7 +73,11 @@ def create_app(
     from ninefold.web.wiring import install as install_web
 
     install_log_filters()  # keys in paths and URLs, SQL rows: never in logs
-    db = engine or make_engine(settings.database_url)
+    db = engine or make_engine(
+        settings.database_url,
+        pool_size=settings.db_pool_size,
+        max_overflow=settings.db_max_overflow,
+    )
     run_engine = settings.engine_enabled if start_engine is None else start_engine
 
     @asynccontextmanager

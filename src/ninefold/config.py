@@ -27,6 +27,12 @@ class Settings(BaseSettings):
     database_url: str = Field(
         DEFAULT_DB, description="SQLAlchemy URL: sqlite:///file.db or postgresql+psycopg://…"
     )
+    db_pool_size: int = Field(
+        20, ge=1, le=1000, description="database connections kept open per process"
+    )
+    db_max_overflow: int = Field(
+        10, ge=0, le=1000, description="connections opened beyond the pool under load, per process"
+    )
     host: str = "127.0.0.1"
     port: int = Field(8080, ge=1, le=65535)
     config_dir: Path | None = Field(

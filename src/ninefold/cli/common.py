@@ -52,7 +52,9 @@ def settings() -> Settings:
 
 def engine_for(cfg: Settings) -> Engine:
     """An engine for the configured database."""
-    return make_engine(cfg.database_url)
+    return make_engine(
+        cfg.database_url, pool_size=cfg.db_pool_size, max_overflow=cfg.db_max_overflow
+    )
 
 
 @contextmanager

@@ -10,9 +10,18 @@ _PART = re.compile(r"(\d+)([smhdw])")
 _FULL = re.compile(r"^(\d+[smhdw])+$")
 
 
-@lru_cache(maxsize=4096)
 def parse_duration(text: str) -> int:
     """Return the number of seconds in a duration like ``30d`` or ``1h30m``; raise ValueError."""
+    # The few durations of SLO specs are parsed for every evaluation: keep them, not any text.
+    return _parse_cached(text) if len(text) <= 32 else _parse(text)
+
+
+@lru_cache(maxsize=4096)
+def _parse_cached(text: str) -> int:
+    return _parse(text)
+
+
+def _parse(text: str) -> int:
     value = text.strip()
     if not _FULL.match(value):
         raise ValueError(

@@ -15,19 +15,23 @@ from sqlalchemy.orm import Session, sessionmaker
 # closed again: on PostgreSQL that is a new server process per request, on SQLite a new file
 # handle whose first statement re-reads the schema. So the pool holds enough for the requests a
 # process really runs at once (it has two cores' worth of work, not 40) plus some overflow.
+# Settings: NINEFOLD_DB_POOL_SIZE, NINEFOLD_DB_MAX_OVERFLOW.
 POOL_SIZE = 20
-MAX_OVERFLOW = 20
+MAX_OVERFLOW = 10
 
 
-def make_engine(url: str, **kwargs: Any) -> Engine:
+def make_engine(
+    url: str, *, pool_size: int = POOL_SIZE, max_overflow: int = MAX_OVERFLOW, **kwargs: Any
+) -> Engine:
     """Create an engine for ``url`` with the pragmas ninefold relies on."""
     # Statement parameters hold secrets (channel secrets, integration configs): keep them out of
     # logs and of the text of database errors, which are logged.
     kwargs.setdefault("hide_parameters", True)
     if url.startswith("sqlite"):
-        if ":memory:" not in url and url not in ("sqlite://", "sqlite+pysqlite://"):
-            kwargs.setdefault("pool_size", POOL_SIZE)
-            kwargs.setdefault("max_overflow", MAX_OVERFLOW)
+        in_memory = ":memory:" in url or "mode=memory" in url or "/" not in url.partition("://")[2]
+        if not in_memory:  # a file: a pool of connections (in memory: one shared connection)
+            kwargs.setdefault("pool_size", pool_size)
+            kwargs.setdefault("max_overflow", max_overflow)
         engine = create_engine(
             url, connect_args={"check_same_thread": False, "timeout": 30}, **kwargs
         )
@@ -43,8 +47,8 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
 
         return engine
     kwargs.setdefault("pool_pre_ping", True)
-    kwargs.setdefault("pool_size", POOL_SIZE)
-    kwargs.setdefault("max_overflow", MAX_OVERFLOW)
+    kwargs.setdefault("pool_size", pool_size)
+    kwargs.setdefault("max_overflow", max_overflow)
     return create_engine(url, **kwargs)
 
 

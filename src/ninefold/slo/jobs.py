@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from collections import Counter
@@ -55,7 +56,12 @@ def evaluate(
     """
     slos, _ = store.list_slos(session)
     statuses = flows.evaluate_slos(session, slos=slos, at=now, prometheus=prometheus)
-    store.save_snapshot(session, at=now, statuses=_STATUSES.dump_json(statuses).decode())
+    store.save_snapshot(
+        session,
+        at=now,
+        statuses=_STATUSES.dump_json(statuses).decode(),
+        versions=json.dumps({slo.name: slo.updated_at.isoformat() for slo in slos}),
+    )
     events = flows.record_alert_transitions(session, statuses=statuses, slos=slos, at=now)
     for ev in events:
         log.info("SLO alert %s %s (slo id %s): %s", ev.severity, ev.state, ev.slo_id, ev.reason)
@@ -69,17 +75,29 @@ def current_statuses(
     session: Session, now: datetime, *, max_age: timedelta, prometheus: Source | None
 ) -> tuple[datetime, list[SLOStatus]]:
     """Every SLO's status: the engine's stored evaluation when made within ``max_age`` of
-    ``now``, with SLOs created or changed since (and any it lacks) evaluated here; without a
-    recent one (engine off or behind), every SLO evaluated here. Returns (evaluated at, them).
+    ``now``, with SLOs created or changed since (another ``updated_at`` than when evaluated, or
+    missing) evaluated here; without a usable one (engine off or behind, or a row this version
+    cannot read), every SLO evaluated here. Returns (evaluated at, statuses by name).
     """
     found = store.latest_snapshot(session)
-    if found is None or not now - max_age <= found[0] <= now + max_age:
+    stored: dict[str, SLOStatus] = {}
+    versions: dict[str, str] = {}
+    if found is not None and now - max_age <= found[0] <= now + max_age:
+        try:
+            stored = {st.name: st for st in _STATUSES.validate_json(found[1])}
+            versions = json.loads(found[2])
+        except ValueError:  # written by another version of ninefold: evaluate here
+            log.warning("stored SLO statuses unreadable; evaluating every SLO", exc_info=True)
+            stored = {}
+    if not stored:
         slos, _ = store.list_slos(session)
         return now, flows.evaluate_slos(session, slos=slos, at=now, prometheus=prometheus)
-    at, text = found
-    stored = {st.name: st for st in _STATUSES.validate_json(text)}
     current = store.slo_versions(session)
-    stale = sorted(name for name, updated in current if updated >= at or name not in stored)
+    stale = sorted(
+        name
+        for name, updated in current
+        if name not in stored or versions.get(name) != updated.isoformat()
+    )
     if len(stale) > STALE_LIMIT:
         slos, _ = store.list_slos(session)
         return now, flows.evaluate_slos(session, slos=slos, at=now, prometheus=prometheus)
@@ -87,7 +105,7 @@ def current_statuses(
         slos = store.slos_named(session, stale)
         for st in flows.evaluate_slos(session, slos=slos, at=now, prometheus=prometheus):
             stored[st.name] = st
-    return at, [stored[name] for name, _ in current if name in stored]
+    return found[0] if found else now, [stored[n] for n, _ in current if n in stored]
 
 
 def run(

@@ -101,7 +101,8 @@ class SloSnapshot(Base):
     """The latest evaluation of every SLO, as the engine computed it (one row, id 1).
 
     Pages that show every SLO at once (the console's overview) read it instead of evaluating
-    thousands of SLOs in each web process; ``statuses`` is a JSON array of ``SLOStatus``.
+    thousands of SLOs in each web process; ``statuses`` is a JSON array of ``SLOStatus``,
+    ``versions`` a JSON object of each evaluated SLO's ``updated_at`` by name (what changed since).
     """
 
     __tablename__ = "slo_snapshots"
@@ -109,3 +110,4 @@ class SloSnapshot(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     evaluated_at: Mapped[datetime]
     statuses: Mapped[str] = mapped_column(Text)
+    versions: Mapped[str] = mapped_column(Text)

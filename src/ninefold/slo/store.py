@@ -423,21 +423,27 @@ def alert_events(
     return rows, total
 
 
-def save_snapshot(session: Session, *, at: datetime, statuses: str) -> None:
-    """Replace the stored evaluation of every SLO (``statuses``: a JSON array)."""
+def save_snapshot(session: Session, *, at: datetime, statuses: str, versions: str) -> None:
+    """Replace the stored evaluation of every SLO (JSON texts) unless a later one is stored
+    (an evaluation of a past time, or a replica that lost the engine lease mid-evaluation)."""
     dialect = session.get_bind().dialect.name
     ins = (postgresql if dialect == "postgresql" else sqlite).insert(SloSnapshot)
     session.execute(
-        ins.values(id=1, evaluated_at=at, statuses=statuses).on_conflict_do_update(
+        ins.values(
+            id=1, evaluated_at=at, statuses=statuses, versions=versions
+        ).on_conflict_do_update(
             index_elements=[SloSnapshot.id],
-            set_={"evaluated_at": at, "statuses": statuses},
+            set_={"evaluated_at": at, "statuses": statuses, "versions": versions},
+            where=SloSnapshot.evaluated_at <= ins.excluded.evaluated_at,
         )
     )
 
 
-def latest_snapshot(session: Session) -> tuple[datetime, str] | None:
-    """When the stored evaluation was made and its JSON array, or None before the first."""
+def latest_snapshot(session: Session) -> tuple[datetime, str, str] | None:
+    """When the stored evaluation was made, its statuses and versions (JSON), or None."""
     row = session.execute(
-        select(SloSnapshot.evaluated_at, SloSnapshot.statuses).where(SloSnapshot.id == 1)
+        select(SloSnapshot.evaluated_at, SloSnapshot.statuses, SloSnapshot.versions).where(
+            SloSnapshot.id == 1
+        )
     ).first()
-    return None if row is None else (row[0], row[1])
+    return None if row is None else (row[0], row[1], row[2])

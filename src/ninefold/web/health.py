@@ -40,8 +40,9 @@ STATUS_ORDER = {
     "no_data": 4,
     "healthy": 5,
 }
-STORED_MAX_AGE = timedelta(seconds=60)
-"""The engine's stored evaluation is used when at most this old (or two evaluation intervals)."""
+STORED_MAX_AGE = timedelta(seconds=90)
+"""The engine's stored evaluation is used when at most this old (or three evaluation intervals:
+its time is when the evaluation started, and one can take a while with a slow Prometheus)."""
 MAX_FRAGMENTS = 64
 """Rendered fragments kept per snapshot (tiers × pages); beyond that they are rendered anew."""
 
@@ -148,7 +149,7 @@ class HealthCache:
         from ninefold.catalog import store as catalog_store
 
         interval = getattr(state.settings, "evaluation_interval_seconds", 30.0)
-        max_age = max(timedelta(seconds=2 * interval), STORED_MAX_AGE)
+        max_age = max(timedelta(seconds=3 * interval), STORED_MAX_AGE)
         with state.session_factory() as session, session.begin():
             at, statuses = slo_jobs.current_statuses(
                 session, now, max_age=max_age, prometheus=prometheus_source(state.settings)

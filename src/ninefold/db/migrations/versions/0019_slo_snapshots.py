@@ -24,6 +24,7 @@ def upgrade() -> None:
         sa.Column("id", sa.Integer(), primary_key=True),
         sa.Column("evaluated_at", ninefold.db.base.UTCDateTime(timezone=True), nullable=False),
         sa.Column("statuses", sa.Text(), nullable=False),
+        sa.Column("versions", sa.Text(), nullable=False),
     )
 
 
