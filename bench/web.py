@@ -17,6 +17,7 @@ p95 under 150 ms (exit status 1 if any page fails), with the machine's load aver
 mean little on a machine busy with other work, so the server's CPU time per request (workers and
 engine together) is printed too (20 clients on C free cores wait about 20 × that / C).
 """
+
 from __future__ import annotations
 
 import argparse
