@@ -238,8 +238,8 @@ class Processed:
     queued: int
     received: list[tuple[str, Received]]
     """(source format, outcome) per item, for the intake metrics."""
-    more: bool = True
-    """Whether rows were left pending when the pass began (True when not known)."""
+    more: bool | None = None
+    """Whether rows were left pending when the pass began (None: not known)."""
 
 
 def _pending(session: Session, limit_items: int) -> tuple[list[IntakeBatch], bool]:
@@ -288,7 +288,12 @@ def _serialise(session: Session) -> None:
 
 
 def _process_rows(
-    session: Session, rows: Sequence[IntakeBatch], state: Any, now: datetime, *, more: bool = True
+    session: Session,
+    rows: Sequence[IntakeBatch],
+    state: Any,
+    now: datetime,
+    *,
+    more: bool | None = None,
 ) -> Processed:
     queued = 0
     received: list[tuple[str, Received]] = []
@@ -402,9 +407,12 @@ def drain(state: Any, *, max_passes: int = 1000) -> Processed:
             total.queued + done.queued,
             total.received + done.received,
         )
-        # A pass that took every pending row needs no look for more: rows accepted since then
-        # wake the processor again (or were processed by the request that accepted them).
-        if done.rows == 0 or not done.more or not _has_pending(state):
+        # A pass knows whether rows were left behind it; rows accepted since then wake the
+        # processor again (or were processed by the request that accepted them). Only after
+        # rows were retried one by one is the log looked at again.
+        if done.rows == 0 or done.more is False:
+            break
+        if done.more is None and not _has_pending(state):
             break
     return total
 
