@@ -16,7 +16,7 @@ be timezone-aware (as ``UTCDateTime`` requires); JSON columns are stored as give
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -53,12 +53,22 @@ def _pg_statement(table: Table, columns: Sequence[str], returning: Sequence[str]
     return sql
 
 
-def _json_value(value: Any) -> Any:
-    if isinstance(value, datetime):
-        if value.tzinfo is None:
-            raise ValueError("naive datetime given to a UTC column")
-        return value.isoformat()
-    raise TypeError(f"cannot store {type(value).__name__} in a bulk insert")
+def _json_default() -> Callable[[Any], Any]:
+    """``json.dumps``'s ``default`` for one document: timestamps as ISO 8601 text, each distinct
+    one formatted once (most rows of a pass share the pass's own time)."""
+    formatted: dict[datetime, str] = {}
+
+    def default(value: Any) -> Any:
+        if isinstance(value, datetime):
+            text = formatted.get(value)
+            if text is None:
+                if value.tzinfo is None:
+                    raise ValueError("naive datetime given to a UTC column")
+                text = formatted[value] = value.isoformat()
+            return text
+        raise TypeError(f"cannot store {type(value).__name__} in a bulk insert")
+
+    return default
 
 
 def insert_rows(
@@ -74,7 +84,7 @@ def insert_rows(
         return []
     columns = list(rows[0])
     if session.get_bind().dialect.name == "postgresql":
-        document = json.dumps(list(rows), default=_json_value)
+        document = json.dumps(list(rows), default=_json_default())
         result = session.execute(text(_pg_statement(table, columns, returning)), {"rows": document})
         return [tuple(r) for r in result] if returning else []
     if returning:
