@@ -12,6 +12,7 @@ With ``--cprofile N`` the N functions with the most cumulative time are printed.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import cProfile
 import json
 import pstats
@@ -19,8 +20,8 @@ import sys
 import tempfile
 import time
 import uuid
-from collections import Counter
-from collections.abc import Sequence
+from collections import Counter, defaultdict
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -82,9 +83,11 @@ def _fill(state: Any, alerts: int, run: str, offset: int = 0) -> int:
     return int(iid)
 
 
-def _drain(state: Any, profile: cProfile.Profile | None) -> tuple[float, Counter[str]]:
+@contextlib.contextmanager
+def _statement_times(engine: Any) -> Iterator[tuple[Counter[str], defaultdict[str, float]]]:
+    """Count and time every statement ``engine`` runs meanwhile (by its first 110 characters)."""
     statements: Counter[str] = Counter()
-    seconds: Counter[str] = Counter()
+    seconds: defaultdict[str, float] = defaultdict(float)
     began: list[float] = [0.0]
 
     def count(_conn: Any, _cursor: Any, stmt: str, *_args: Any) -> None:
@@ -94,20 +97,27 @@ def _drain(state: Any, profile: cProfile.Profile | None) -> tuple[float, Counter
     def took(_conn: Any, _cursor: Any, stmt: str, *_args: Any) -> None:
         seconds[" ".join(stmt.split())[:110]] += time.perf_counter() - began[0]
 
-    event.listen(state.engine, "before_cursor_execute", count)
-    event.listen(state.engine, "after_cursor_execute", took)
-    started, cpu = time.perf_counter(), time.process_time()
-    if profile is not None:
-        profile.enable()
-    while intake.drain(state).rows:
-        pass
-    if profile is not None:
-        profile.disable()
-    elapsed = time.perf_counter() - started
+    event.listen(engine, "before_cursor_execute", count)
+    event.listen(engine, "after_cursor_execute", took)
+    try:
+        yield statements, seconds
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+        event.remove(engine, "after_cursor_execute", took)
+
+
+def _drain(state: Any, profile: cProfile.Profile | None) -> tuple[float, Counter[str]]:
+    with _statement_times(state.engine) as (statements, seconds):
+        started, cpu = time.perf_counter(), time.process_time()
+        if profile is not None:
+            profile.enable()
+        while intake.drain(state).rows:
+            pass
+        if profile is not None:
+            profile.disable()
+        elapsed = time.perf_counter() - started
     print(f"processor CPU {time.process_time() - cpu:.2f} s of {elapsed:.2f} s")
-    event.remove(state.engine, "before_cursor_execute", count)
-    event.remove(state.engine, "after_cursor_execute", took)
-    for stmt, t in seconds.most_common(8):
+    for stmt, t in sorted(seconds.items(), key=lambda kv: -kv[1])[:8]:
         print(f"{1000 * t:8.1f} ms in  {stmt}")
     return elapsed, statements
 
@@ -137,32 +147,18 @@ def _probes(state: Any, iid: int, n: int, profile: cProfile.Profile | None) -> N
                 created_at=state.clock.now(),
             )
         )
-    statements: Counter[str] = Counter()
-    seconds: Counter[str] = Counter()
-    began: list[float] = [0.0]
-
-    def count(_conn: Any, _cursor: Any, stmt: str, *_args: Any) -> None:
-        statements[" ".join(stmt.split())[:110]] += 1
-        began[0] = time.perf_counter()
-
-    def took(_conn: Any, _cursor: Any, stmt: str, *_args: Any) -> None:
-        seconds[" ".join(stmt.split())[:110]] += time.perf_counter() - began[0]
-
-    event.listen(state.engine, "before_cursor_execute", count)
-    event.listen(state.engine, "after_cursor_execute", took)
     times = []
-    for i in range(n):
-        _probe_row(state, iid, f"p{i}")
-        started = time.perf_counter()
-        if profile is not None:
-            profile.enable()
-        done = intake.drain(state)
-        if profile is not None:
-            profile.disable()
-        times.append(time.perf_counter() - started)
-        assert done.queued == 1, done
-    event.remove(state.engine, "before_cursor_execute", count)
-    event.remove(state.engine, "after_cursor_execute", took)
+    with _statement_times(state.engine) as (statements, seconds):
+        for i in range(n):
+            _probe_row(state, iid, f"p{i}")
+            started = time.perf_counter()
+            if profile is not None:
+                profile.enable()
+            done = intake.drain(state)
+            if profile is not None:
+                profile.disable()
+            times.append(time.perf_counter() - started)
+            assert done.queued == 1, done
     times.sort()
     total = sum(statements.values())
     print(
