@@ -29,14 +29,11 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from alerts import postgres_database
 from alerts_peer import AlertmanagerServer, NinefoldServer, Sink, stop_process
-
-PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/test"
-PG_DB = "ninefold_bench_alerts_wrk"
 
 LUA = """
 local per = tonumber(os.getenv("PER") or "100")
@@ -112,21 +109,6 @@ def hit(url: str, auth: str | None, per: int, seconds: int, connections: int, ru
     n, took, p50, p99, non2xx, sock = line.split()[1:]
     ok = int(n) - int(non2xx)
     return Rate(ok * per / float(took), float(p50), float(p99), int(non2xx), int(sock))
-
-
-@contextlib.contextmanager
-def postgres_database() -> Iterator[str]:
-    """A fresh database on the local PostgreSQL, dropped afterwards."""
-    import psycopg
-
-    with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {PG_DB} WITH (FORCE)")
-        conn.execute(f"CREATE DATABASE {PG_DB}")
-    try:
-        yield f"postgresql://postgres@127.0.0.1:5432/{PG_DB}"
-    finally:
-        with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
-            conn.execute(f"DROP DATABASE IF EXISTS {PG_DB} WITH (FORCE)")
 
 
 def measure(url: str, auth: str | None, args: argparse.Namespace) -> list[Rate]:
