@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 from fastapi.testclient import TestClient
@@ -56,6 +56,15 @@ def _doctor(factory: sessionmaker[Session], slo: str, status: str) -> None:
         slo_store.save_snapshot(session, at=at, statuses=json.dumps(statuses), versions=versions)
 
 
+def _current(
+    factory: sessionmaker[Session], now: datetime, max_age: timedelta = timedelta(seconds=60)
+) -> tuple[datetime, dict[str, str]]:
+    """What the overview would show: (evaluated at, status by SLO name)."""
+    with factory() as session:
+        at, statuses = slo_jobs.current_statuses(session, now, max_age=max_age, prometheus=None)
+    return at, {st.name: st.status for st in statuses}
+
+
 def test_evaluation_stores_every_slo_and_is_replaced_each_time(
     seeded: TestClient, session_factory: sessionmaker[Session], clock: FrozenClock
 ) -> None:
@@ -81,31 +90,26 @@ def test_current_statuses_take_the_stored_copy_and_evaluate_only_what_changed(
     seeded: TestClient, session_factory: sessionmaker[Session], clock: FrozenClock
 ) -> None:
     _doctor(session_factory, HEALTHY_SLO, "exhausted")
-    max_age = timedelta(seconds=60)
-    with session_factory() as session:
-        at, statuses = slo_jobs.current_statuses(
-            session, clock.now(), max_age=max_age, prometheus=None
-        )
-    by_name = {st.name: st.status for st in statuses}
+    _doctor(session_factory, BURNING_SLO, "healthy")
+    at, by_name = _current(session_factory, clock.now())
     assert at == clock.now()
     assert by_name[HEALTHY_SLO] == "exhausted"  # the stored copy, not a new evaluation
-    # The SLO is edited after the evaluation: it is evaluated afresh, the others are not.
+    # The SLO is edited after the evaluation, stamped with an earlier time (as a replica with a
+    # slow clock would): it is evaluated afresh, the others are not.
     with session_factory() as session, session.begin():
-        session.execute(update(SLO).where(SLO.name == HEALTHY_SLO).values(updated_at=clock.now()))
-    with session_factory() as session:
-        _, statuses = slo_jobs.current_statuses(
-            session, clock.now(), max_age=max_age, prometheus=None
+        session.execute(
+            update(SLO)
+            .where(SLO.name == HEALTHY_SLO)
+            .values(updated_at=clock.now() - timedelta(hours=1))
         )
-    assert {st.name: st.status for st in statuses}[HEALTHY_SLO] == "healthy"
+    _, by_name = _current(session_factory, clock.now())
+    assert by_name[HEALTHY_SLO] == "healthy"
+    assert by_name[BURNING_SLO] == "healthy"  # still the stored copy
     # A copy older than max_age is not used at all: every SLO is evaluated here.
-    _doctor(session_factory, BURNING_SLO, "healthy")
     clock.advance(timedelta(seconds=61))
-    with session_factory() as session:
-        at, statuses = slo_jobs.current_statuses(
-            session, clock.now(), max_age=max_age, prometheus=None
-        )
+    at, by_name = _current(session_factory, clock.now())
     assert at == clock.now()
-    assert {st.name: st.status for st in statuses}[BURNING_SLO] != "healthy"
+    assert by_name[BURNING_SLO] != "healthy"
 
 
 def test_overview_shows_the_engine_s_evaluation(
@@ -136,11 +140,7 @@ def test_an_unreadable_stored_row_means_evaluating_here(
         slo_store.save_snapshot(
             session, at=clock.now(), statuses='[{"name": "from another version"}]', versions="{}"
         )
-    with session_factory() as session:
-        _, statuses = slo_jobs.current_statuses(
-            session, clock.now(), max_age=timedelta(seconds=60), prometheus=None
-        )
-    by_name = {st.name: st.status for st in statuses}
+    _, by_name = _current(session_factory, clock.now())
     assert by_name[HEALTHY_SLO] == "healthy"
     assert by_name[BURNING_SLO] != "healthy"
     seeded.app.state.web_health_cache = None  # type: ignore[attr-defined]
