@@ -194,7 +194,7 @@ class _Counting(HealthCache):
     def _compute(self, state: Any, now: datetime) -> Health:
         self.computed += 1
         time.sleep(0.2)
-        return Health(now, [], [])
+        return Health(now, now, [], [])
 
 
 def test_cache_computes_once_for_concurrent_requests_and_refreshes_in_the_background() -> None:
@@ -229,7 +229,8 @@ def test_cache_computes_once_for_concurrent_requests_and_refreshes_in_the_backgr
 
 
 def test_fragments_are_built_once_per_snapshot_and_bounded() -> None:
-    h = Health(datetime(2026, 11, 1, tzinfo=UTC), [], [])
+    at = datetime(2026, 11, 1, tzinfo=UTC)
+    h = Health(at, at, [], [])
     calls = []
 
     def build() -> str:

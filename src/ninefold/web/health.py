@@ -63,10 +63,11 @@ class Health:
     """What the overview shows of the organisation's SLOs, as plain values."""
 
     at: datetime
+    """When the SLOs were evaluated (by the engine, or here)."""
+    fetched: datetime
+    """When this process read or computed it: its lifetime counts from here."""
     tiers: list[tuple[int, list[dict[str, Any]]]]
     burning: list[SLOStatus]
-    fetched: datetime | None = None
-    """When this process read or computed it (``at`` is when the SLOs were evaluated)."""
     _fragments: dict[tuple[Any, ...], Markup] = field(default_factory=dict, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
@@ -92,7 +93,7 @@ def summarise(
     services: list[Service],
     statuses: list[SLOStatus],
     at: datetime,
-    fetched: datetime | None = None,
+    fetched: datetime,
 ) -> Health:
     """Group SLO statuses by tier and service; worst services and SLOs first."""
     by_service: dict[str, list[SLOStatus]] = defaultdict(list)
@@ -122,11 +123,7 @@ def summarise(
         (s for s in statuses if s.status in ("exhausted", "critical", "warning")),
         key=lambda s: (*_rank(s.status, s.error_budget_remaining_fraction), s.name),
     )
-    return Health(at, sorted(tiers.items()), burning, fetched or at)
-
-
-def _fetched(value: Health) -> datetime:
-    return value.fetched or value.at
+    return Health(at, fetched, sorted(tiers.items()), burning)
 
 
 class HealthCache:
@@ -161,7 +158,7 @@ class HealthCache:
             with self._compute_lock:
                 value = self._compute(state, now)
             with self._lock:
-                if self._value is None or _fetched(value) >= _fetched(self._value):
+                if self._value is None or value.fetched >= self._value.fetched:
                     self._value = value
         except Exception:  # keep serving the last value; the next request retries
             log.exception("refreshing the overview's SLO health failed")
@@ -173,9 +170,9 @@ class HealthCache:
         """A snapshot no older than ``ttl`` (or ``max_stale`` while a new one is computed)."""
         with self._lock:
             value = self._value
-            if value is not None and _fetched(value) <= now < _fetched(value) + self.ttl:
+            if value is not None and value.fetched <= now < value.fetched + self.ttl:
                 return value
-            if value is not None and _fetched(value) <= now < _fetched(value) + self.max_stale:
+            if value is not None and value.fetched <= now < value.fetched + self.max_stale:
                 if not self._refreshing:
                     self._refreshing = True
                     threading.Thread(target=self._refresh, args=(state, now), daemon=True).start()
@@ -184,7 +181,7 @@ class HealthCache:
         with self._compute_lock:
             with self._lock:
                 value = self._value
-            if value is not None and _fetched(value) <= now < _fetched(value) + self.ttl:
+            if value is not None and value.fetched <= now < value.fetched + self.ttl:
                 return value
             value = self._compute(state, now)
             with self._lock:
