@@ -71,41 +71,42 @@ def evaluate(
     return Outcome(statuses, events, queued)
 
 
+def _evaluate_all(
+    session: Session, now: datetime, prometheus: Source | None
+) -> tuple[datetime, list[SLOStatus]]:
+    slos, _ = store.list_slos(session)
+    return now, flows.evaluate_slos(session, slos=slos, at=now, prometheus=prometheus)
+
+
 def current_statuses(
     session: Session, now: datetime, *, max_age: timedelta, prometheus: Source | None
 ) -> tuple[datetime, list[SLOStatus]]:
-    """Every SLO's status: the engine's stored evaluation when made within ``max_age`` of
-    ``now``, with SLOs created or changed since (another ``updated_at`` than when evaluated, or
-    missing) evaluated here; without a usable one (engine off or behind, or a row this version
-    cannot read), every SLO evaluated here. Returns (evaluated at, statuses by name).
+    """Every SLO's status, by name: the engine's stored evaluation when made within ``max_age``
+    of ``now``, with SLOs created or changed since (another ``updated_at`` than when evaluated,
+    or missing) evaluated here; without a usable one (engine off or behind, or a row this version
+    cannot read), every SLO evaluated here. Returns (when evaluated, the statuses).
     """
     found = store.latest_snapshot(session)
-    stored: dict[str, SLOStatus] = {}
-    versions: dict[str, str] = {}
-    if found is not None and now - max_age <= found[0] <= now + max_age:
-        try:
-            stored = {st.name: st for st in _STATUSES.validate_json(found[1])}
-            versions = json.loads(found[2])
-        except ValueError:  # written by another version of ninefold: evaluate here
-            log.warning("stored SLO statuses unreadable; evaluating every SLO", exc_info=True)
-            stored = {}
-    if not stored:
-        slos, _ = store.list_slos(session)
-        return now, flows.evaluate_slos(session, slos=slos, at=now, prometheus=prometheus)
+    if found is None or not now - max_age <= found[0] <= now + max_age:
+        return _evaluate_all(session, now, prometheus)
+    at, statuses, versions_json = found
+    try:
+        stored = {st.name: st for st in _STATUSES.validate_json(statuses)}
+        versions: dict[str, str] = json.loads(versions_json)
+    except ValueError:  # written by another version of ninefold: evaluate here
+        log.warning("stored SLO statuses unreadable; evaluating every SLO", exc_info=True)
+        return _evaluate_all(session, now, prometheus)
     current = store.slo_versions(session)
-    stale = sorted(
-        name
-        for name, updated in current
-        if name not in stored or versions.get(name) != updated.isoformat()
-    )
+    stale = [
+        n for n, updated in current if n not in stored or versions.get(n) != updated.isoformat()
+    ]
     if len(stale) > STALE_LIMIT:
-        slos, _ = store.list_slos(session)
-        return now, flows.evaluate_slos(session, slos=slos, at=now, prometheus=prometheus)
+        return _evaluate_all(session, now, prometheus)
     if stale:
         slos = store.slos_named(session, stale)
         for st in flows.evaluate_slos(session, slos=slos, at=now, prometheus=prometheus):
             stored[st.name] = st
-    return found[0] if found else now, [stored[n] for n, _ in current if n in stored]
+    return at, [stored[n] for n, _ in current if n in stored]
 
 
 def run(
