@@ -51,6 +51,14 @@ def _integration_id(factory: sessionmaker[Session]) -> int:
         return s.scalars(select(Integration.id)).one()
 
 
+def _log(s: Session, iid: int, alerts: list[dict[str, object]] | str, items: int = 0) -> None:
+    """Put one batch in the intake log as a request would (``alerts`` may be broken JSON text,
+    then with its claimed ``items``)."""
+    payload = alerts if isinstance(alerts, str) else json.dumps(alerts)
+    count = items or (len(alerts) if isinstance(alerts, list) else 1)
+    intake.accept(s, integration_id=iid, format=intake.AM_API, payload=payload, items=count, now=T0)
+
+
 def _alerts(factory: sessionmaker[Session]) -> dict[str, str]:
     with factory() as s:
         return {
@@ -89,14 +97,7 @@ def test_a_batch_left_by_a_crash_is_processed_when_the_engine_starts(
 ) -> None:
     # The process committed the batch (and answered 200), then died before processing it.
     with session_factory() as s, s.begin():
-        intake.accept(
-            s,
-            integration_id=_integration_id(session_factory),
-            format=intake.AM_API,
-            payload=json.dumps([_alert("LeftBehind")]),
-            items=1,
-            now=T0,
-        )
+        _log(s, _integration_id(session_factory), [_alert("LeftBehind")])
     assert _alerts(session_factory) == {}
     restarted = create_app(
         settings.model_copy(update={"intake_poll_seconds": 0.2}),
@@ -120,14 +121,7 @@ def test_batches_are_processed_in_the_order_they_were_accepted(
     resolved = [_alert("Flappy", endsAt="2026-10-31T23:55:00Z")]
     with session_factory() as s, s.begin():
         for body in (fired, resolved, fired, resolved, fired):
-            intake.accept(
-                s,
-                integration_id=iid,
-                format=intake.AM_API,
-                payload=json.dumps(body),
-                items=1,
-                now=T0,
-            )
+            _log(s, iid, body)
     done = intake.drain(client.app.state)  # type: ignore[attr-defined]
     assert (done.rows, done.items) == (5, 5)
     with session_factory() as s:
@@ -143,21 +137,16 @@ def test_a_backlog_larger_than_a_pass_is_drained_in_several_passes(
     size = intake.BATCH_ITEMS // 2 + 1  # two rows never fit one pass
     with session_factory() as s, s.begin():
         for i in range(3):
-            intake.accept(
+            _log(
                 s,
-                integration_id=iid,
-                format=intake.AM_API,
-                payload=json.dumps(
-                    [
-                        {
-                            "labels": {"alertname": f"Big{i}", "n": str(n)},
-                            "startsAt": "2026-10-31T23:50:00Z",
-                        }
-                        for n in range(size)
-                    ]
-                ),
-                items=size,
-                now=T0,
+                iid,
+                [
+                    {
+                        "labels": {"alertname": f"Big{i}", "n": str(n)},
+                        "startsAt": "2026-10-31T23:50:00Z",
+                    }
+                    for n in range(size)
+                ],
             )
     state = client.app.state  # type: ignore[attr-defined]
     first = intake.process_once(state)
@@ -178,15 +167,8 @@ def test_a_batch_that_cannot_be_processed_is_set_aside_and_the_rest_go_on(
 ) -> None:
     iid = _integration_id(session_factory)
     with session_factory() as s, s.begin():
-        intake.accept(s, integration_id=iid, format=intake.AM_API, payload="[{", items=1, now=T0)
-        intake.accept(
-            s,
-            integration_id=iid,
-            format=intake.AM_API,
-            payload=json.dumps([_alert("AfterTheBadOne")]),
-            items=1,
-            now=T0,
-        )
+        _log(s, iid, "[{")
+        _log(s, iid, [_alert("AfterTheBadOne")])
     state = client.app.state  # type: ignore[attr-defined]
     intake.drain(state)
     # the good batch behind the bad one is not held up
@@ -238,14 +220,7 @@ def test_concurrent_processors_process_each_batch_exactly_once(
     iid = _integration_id(session_factory)
     with session_factory() as s, s.begin():
         for n in range(40):
-            intake.accept(
-                s,
-                integration_id=iid,
-                format=intake.AM_API,
-                payload=json.dumps([_alert(f"A{n}-{i}") for i in range(25)]),
-                items=25,
-                now=T0,
-            )
+            _log(s, iid, [_alert(f"A{n}-{i}") for i in range(25)])
     state = client.app.state  # type: ignore[attr-defined]
     errors: list[BaseException] = []
 
@@ -317,14 +292,7 @@ def test_a_database_outage_during_processing_is_not_held_against_the_batch(
 
     iid = _integration_id(session_factory)
     with session_factory() as s, s.begin():
-        intake.accept(
-            s,
-            integration_id=iid,
-            format=intake.AM_API,
-            payload=json.dumps([_alert("DuringOutage")]),
-            items=1,
-            now=T0,
-        )
+        _log(s, iid, [_alert("DuringOutage")])
     real = dispatch.intake
 
     def away(*_a: object, **_k: object) -> object:
@@ -371,7 +339,7 @@ def test_cli_shows_the_intake_log_and_retries_set_aside_batches(
 
     iid = _integration_id(session_factory)
     with session_factory() as s, s.begin():
-        intake.accept(s, integration_id=iid, format=intake.AM_API, payload="[{", items=3, now=T0)
+        _log(s, iid, "[{", items=3)
     state = client.app.state  # type: ignore[attr-defined]
     for _ in range(intake.MAX_ATTEMPTS):
         intake.drain(state)
