@@ -39,6 +39,7 @@ from ninefold.db.engine import make_engine
 from ninefold.notification.models import OutboxItem
 from ninefold.oncall.models import EscalationRow
 from ninefold.slo.models import SloBucket, SloEventBatch
+from tests.background import BackgroundLoop
 from tests.cluster import (
     Receiver,
     Replica,
@@ -150,9 +151,10 @@ class Fleet:
             stop_all(self.replicas)
 
 
-class Firehose:
+class Firehose(BackgroundLoop):
     """Sends alerts ``0..n-1`` round robin over live replicas from a few threads; a failed
-    request (refused, reset, 5xx) is retried on the next replica until it gets a 2xx."""
+    request (refused, reset, 5xx) is retried on the next replica until it gets a 2xx. ``stop``
+    sends no new alerts and waits for those in flight to be acknowledged."""
 
     def __init__(self, fleet: Fleet, key: str, run: str, n: int, workers: int = 6) -> None:
         self.fleet, self.key, self.run, self.n, self.workers = fleet, key, run, n, workers
@@ -201,22 +203,6 @@ class Firehose:
 
         with ThreadPoolExecutor(self.workers) as pool:
             list(pool.map(send, range(self.n)))
-
-    def start(self) -> Firehose:
-        """Send in a background thread."""
-        self._thread = threading.Thread(target=self._loop, daemon=True)
-        self._thread.start()
-        return self
-
-    def join(self, timeout: float) -> None:
-        """Wait for every alert to be sent (or given up)."""
-        if self._thread is not None:
-            self._thread.join(timeout)
-
-    def stop(self, timeout: float = 150) -> None:
-        """Send no new alerts; wait for those in flight to be acknowledged."""
-        self._stop.set()
-        self.join(timeout)
 
     def count(self) -> int:
         """Alerts acknowledged so far."""
@@ -433,9 +419,10 @@ def run_ha(
     return outcome
 
 
-class EventPusher:
+class EventPusher(BackgroundLoop):
     """Pushes SLO event batches (unique ids, 10 one-minute events each) until stopped; a
-    failed push is retried with the same batch id, on the replica that is up again."""
+    failed push is retried with the same batch id, on the replica that is up again. ``stop``
+    waits for the batch in flight to be acknowledged."""
 
     def __init__(self, fleet: Fleet, token: str, slo: str) -> None:
         self.fleet, self.token, self.slo = fleet, token, slo
@@ -475,18 +462,6 @@ class EventPusher:
                             pass
                     time.sleep(0.2)
 
-    def start(self) -> EventPusher:
-        """Push in a background thread."""
-        self._thread = threading.Thread(target=self._loop, daemon=True)
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        """Stop after the batch in flight is acknowledged."""
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(150)
-
 
 def check_events(url: str, pusher: EventPusher, outcome: Outcome) -> None:
     """Every acknowledged batch remembered, and the stored totals are their sum (none twice)."""
@@ -513,7 +488,7 @@ def check_events(url: str, pusher: EventPusher, outcome: Outcome) -> None:
         )
 
 
-class IncidentUpdater:
+class IncidentUpdater(BackgroundLoop):
     """Declares an incident, then posts to it until stopped, one request at a time: timeline notes
     and stakeholder updates (published and not, public status cycling, no channels), each with a
     unique text. A refused connection is retried with the same text on the replica that is up
@@ -587,18 +562,6 @@ class IncidentUpdater:
                             self.rejected.append(f"{text}: {resp.status_code} {resp.text[:200]}")
                     break
                 time.sleep(self.pause)
-
-    def start(self) -> IncidentUpdater:
-        """Post in a background thread."""
-        self._thread = threading.Thread(target=self._loop, daemon=True)
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        """Stop after the request in flight."""
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(150)
 
     def count(self) -> int:
         """Requests acknowledged so far."""

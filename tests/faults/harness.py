@@ -30,6 +30,7 @@ from typing import Any
 import httpx
 import psycopg
 
+from tests.background import BackgroundLoop
 from tests.cluster import _QuietServer, alert_body, free_port
 
 PG_BIN = Path("/usr/lib/postgresql/15/bin")
@@ -177,7 +178,7 @@ def private_postgres() -> Iterator[PrivatePostgres]:
 
 
 @dataclass
-class AlertLoad:
+class AlertLoad(BackgroundLoop):
     """Posts alert ``n = 0, 1, 2, …`` every ``interval`` seconds to ``base`` (one attempt each)
     and records the answer of each: status code, ``Retry-After``, or the transport error."""
 
@@ -192,6 +193,7 @@ class AlertLoad:
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _stop: threading.Event = field(default_factory=threading.Event)
     _thread: threading.Thread | None = None
+    STOP_TIMEOUT = 30.0  # after the request in flight
 
     def _loop(self) -> None:
         with httpx.Client(timeout=20) as client:
@@ -214,18 +216,6 @@ class AlertLoad:
                         self.bodies[n] = body
                 n += 1
                 self._stop.wait(max(0.0, self.interval - (time.monotonic() - started)))
-
-    def start(self) -> AlertLoad:
-        """Send from a daemon thread."""
-        self._thread = threading.Thread(target=self._loop, daemon=True)
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        """Stop after the request in flight."""
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=30)
 
     def acknowledged(self) -> set[int]:
         """Alerts that got a 2xx."""
