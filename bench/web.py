@@ -404,13 +404,15 @@ def main() -> int:
         help="load generator: wrk (Debian package wrk) or Python threads with httpx",
     )
     p.add_argument("--postgres", help="also run on this PostgreSQL URL (a bench schema is used)")
+    p.add_argument("--skip-sqlite", action="store_true", help="measure PostgreSQL only")
     args = p.parse_args()
     DATA.mkdir(parents=True, exist_ok=True)
     targets = []
     path = DATA / "web.db"
     for suffix in ("", "-wal", "-shm"):
         Path(f"{path}{suffix}").unlink(missing_ok=True)
-    targets.append(("sqlite", f"sqlite:///{path}"))
+    if not args.skip_sqlite:
+        targets.append(("sqlite", f"sqlite:///{path}"))
     if args.postgres:
         base = args.postgres.replace("postgresql://", "postgresql+psycopg://", 1)
         admin = make_engine(base)

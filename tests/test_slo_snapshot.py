@@ -145,3 +145,37 @@ def test_an_unreadable_stored_row_means_evaluating_here(
     assert by_name[BURNING_SLO] != "healthy"
     seeded.app.state.web_health_cache = None  # type: ignore[attr-defined]
     assert seeded.get("/ui/").status_code == 200
+
+
+def test_an_unchanged_stored_evaluation_is_not_parsed_again(
+    seeded: TestClient, session_factory: sessionmaker[Session], clock: FrozenClock
+) -> None:
+    """A refresh that finds the same stored evaluation, SLO versions and services keeps the
+    snapshot (and its rendered fragments); any of the three changing makes a new one."""
+    from ninefold.catalog.models import Service
+    from ninefold.web.health import HealthCache
+
+    state = seeded.app.state  # type: ignore[attr-defined]
+    cache = HealthCache()
+    first = cache.get(state, clock.now())
+    assert first.mark is not None
+    clock.advance(cache.ttl)
+    again = cache._compute(state, clock.now())
+    assert again.tiers is first.tiers
+    assert again.fetched == clock.now()
+    with session_factory() as session, session.begin():  # a service moves to another tier
+        svc = session.query(Service).filter_by(name="checkout").one()
+        svc.tier = 3
+    moved = cache._compute(state, clock.now())
+    assert moved.tiers is not first.tiers
+    assert "checkout" in [r["name"] for r in moved.rows(3)]
+    cache._value = moved
+    _doctor(session_factory, HEALTHY_SLO, "critical")  # the same time, other statuses
+    with session_factory() as session, session.begin():  # ... and a new evaluation time
+        found = slo_store.latest_snapshot(session)
+        assert found is not None
+        later = found[0] + timedelta(seconds=1)
+        slo_store.save_snapshot(session, at=later, statuses=found[1], versions=found[2])
+    newer = cache._compute(state, clock.now())
+    assert newer.at == later
+    assert HEALTHY_SLO in [s.name for s in newer.burning]

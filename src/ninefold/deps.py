@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from ninefold.config import Settings
 from ninefold.core.clock import Clock
+from ninefold.db.engine import read_only
 from ninefold.errors import Forbidden, Unauthorized
 from ninefold.identity import authz
 from ninefold.identity import store as identity_store
@@ -27,9 +28,21 @@ def _factory(request: Request) -> sessionmaker[Session]:
 def get_session(request: Request) -> Iterator[Session]:
     """A session whose transaction commits when the endpoint returns without error, *before*
     the answer is sent (``SessionDep``'s scope ``function``): with FastAPI's default scope the
-    commit ran after the response, so a 2xx could be followed by a failed commit or a crash."""
-    with _factory(request)() as session, session.begin():
+    commit ran after the response, so a 2xx could be followed by a failed commit or a crash.
+
+    A console page (``GET``/``HEAD`` under ``/ui/``) on PostgreSQL reads without a
+    transaction: each statement sees the data committed when it runs, and the ``BEGIN`` and
+    ``COMMIT`` round trips of a page (two of its six to twelve) are saved. Such a session
+    refuses to write (:func:`ninefold.db.engine.read_only`).
+    """
+    factory = _factory(request)
+    with factory() as session, session.begin():
+        if request.method in _READ_METHODS and request.url.path.startswith("/ui/"):
+            read_only(session)
         yield session
+
+
+_READ_METHODS = frozenset({"GET", "HEAD"})
 
 
 def get_clock(request: Request) -> Clock:

@@ -6,6 +6,7 @@ Never commits; the caller owns the transaction.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import NamedTuple
 
 from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import Session, selectinload
@@ -119,6 +120,25 @@ def all_users(session: Session) -> Sequence[User]:
 def all_teams(session: Session) -> Sequence[Team]:
     """Every team with members, ordered by name."""
     return session.scalars(_team_query().order_by(Team.name)).all()
+
+
+class ServiceHead(NamedTuple):
+    """What lists of services show: name, display name, tier and owning team's name."""
+
+    name: str
+    display_name: str | None
+    tier: int
+    owner: str
+
+
+def service_heads(session: Session) -> list[ServiceHead]:
+    """Every service's :class:`ServiceHead`, by name (one query, no ORM objects)."""
+    rows = session.execute(
+        select(Service.name, Service.display_name, Service.tier, Team.name)
+        .join(Team, Team.id == Service.owner_team_id)
+        .order_by(Service.name)
+    )
+    return [ServiceHead(*row) for row in rows]
 
 
 def all_services(session: Session) -> Sequence[Service]:

@@ -13,6 +13,7 @@ from typing import Any
 import typer
 import uvicorn
 
+from ninefold.cli import workers as web_workers
 from ninefold.cli.common import console, engine_for, fail, settings
 from ninefold.db import migrate
 from ninefold.db.engine import make_session_factory
@@ -85,14 +86,23 @@ def serve(
     wakes = WakeListener(app.state).start()  # workers wake this process's engine at once
     os.environ[wake.PORT_VARIABLE] = str(wakes.port)
     with EngineHost(app):
-        uvicorn.run(
-            f"{__name__}:worker_app",
-            factory=True,
-            workers=workers,
-            host=cfg.host,
-            port=cfg.port,
-            log_level=cfg.log_level,
-        )
+        if not web_workers.supported():  # one shared socket (uvicorn's supervisor)
+            uvicorn.run(
+                f"{__name__}:worker_app",
+                factory=True,
+                workers=workers,
+                host=cfg.host,
+                port=cfg.port,
+                log_level=cfg.log_level,
+            )
+            return
+        try:
+            web_workers.check_free(cfg.host, cfg.port)
+        except OSError as exc:
+            fail(f"cannot listen on {cfg.host}:{cfg.port}: {exc.strerror or exc}", 1)
+        web_workers.Supervisor(
+            f"{__name__}:worker_app", workers, cfg.host, cfg.port, cfg.log_level
+        ).run()
 
 
 WORKER_SETTINGS = "_NINEFOLD_WORKER_SETTINGS"

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, exc
 from sqlalchemy.orm import Session, sessionmaker
 
 # Connections kept open per process. Requests run in a pool of threads (40 by default); a
@@ -18,6 +19,8 @@ from sqlalchemy.orm import Session, sessionmaker
 # Settings: NINEFOLD_DB_POOL_SIZE, NINEFOLD_DB_MAX_OVERFLOW.
 POOL_SIZE = 20
 MAX_OVERFLOW = 10
+PING_AFTER_IDLE = 5.0
+"""Seconds a pooled PostgreSQL connection may sit unused before its next checkout pings it."""
 
 
 def make_engine(
@@ -46,10 +49,41 @@ def make_engine(
             cur.close()
 
         return engine
-    kwargs.setdefault("pool_pre_ping", True)
     kwargs.setdefault("pool_size", pool_size)
     kwargs.setdefault("max_overflow", max_overflow)
-    return create_engine(url, **kwargs)
+    engine = create_engine(url, **kwargs)
+    _ping_when_idle(engine, PING_AFTER_IDLE)
+    return engine
+
+
+def _ping_when_idle(engine: Engine, idle_seconds: float) -> None:
+    """Ping a pooled connection at checkout only when it sat unused for ``idle_seconds``.
+
+    SQLAlchemy's ``pool_pre_ping`` pings at every checkout: one extra round trip per request
+    and per engine job, on a busy console about one statement in six. A connection in steady
+    use proves itself alive by its last statement; one that sat idle may have been closed by
+    a restarted server, a proxy or a firewall meanwhile, and is pinged first. A failed ping
+    raises ``DisconnectionError``, and the pool then replaces that connection (and, as with
+    any disconnect, every connection older than it) before handing one out. A busy connection
+    lost to a server restart fails its next statement instead: SQLAlchemy invalidates the
+    pool, the request gets 503 (``app.py``) and the next one a fresh connection.
+    """
+
+    @event.listens_for(engine, "checkin")
+    def _returned(_dbapi_conn: Any, record: Any) -> None:
+        record.info["ninefold_idle_since"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _check(dbapi_conn: Any, record: Any, _proxy: Any) -> None:
+        since = record.info.get("ninefold_idle_since")
+        if since is None or time.monotonic() - since < idle_seconds:
+            return  # new, or in steady use
+        try:
+            alive = engine.dialect.do_ping(dbapi_conn)
+        except Exception as err:  # the driver's own error for a dead connection
+            raise exc.DisconnectionError(str(err)) from err
+        if not alive:
+            raise exc.DisconnectionError("ping failed")
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:
@@ -62,6 +96,32 @@ def make_session_factory(engine: Engine) -> sessionmaker[Session]:
     factory = sessionmaker(engine, expire_on_commit=False)
     install(factory)
     return factory
+
+
+def read_only(session: Session) -> None:
+    """Make ``session`` (not yet used) a reader: on PostgreSQL its statements run in autocommit
+    mode, without ``BEGIN``/``COMMIT`` round trips, and every statement sees what was committed
+    when it ran (no snapshot across statements). A flush raises ``ReadOnlySession``: a write
+    there would commit statement by statement. On SQLite the session is left as it is (a
+    transaction costs no round trip in process).
+    """
+    if session.get_bind().dialect.name != "postgresql":
+        return
+    session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+    session.info[_READER] = True
+
+
+_READER = "ninefold_reader"
+
+
+class ReadOnlySession(RuntimeError):
+    """A write was attempted in a session made by :func:`read_only`."""
+
+
+@event.listens_for(Session, "before_flush")
+def _refuse_writes(session: Session, _context: Any, _instances: Any) -> None:
+    if session.info.get(_READER) and (session.new or session.dirty or session.deleted):
+        raise ReadOnlySession("this request only reads: it may not change the database")
 
 
 @contextmanager

@@ -439,6 +439,11 @@ def save_snapshot(session: Session, *, at: datetime, statuses: str, versions: st
     )
 
 
+def snapshot_time(session: Session) -> datetime | None:
+    """When the stored evaluation was made (None without one)."""
+    return session.scalar(select(SloSnapshot.evaluated_at).where(SloSnapshot.id == 1))
+
+
 def latest_snapshot(session: Session) -> tuple[datetime, str, str] | None:
     """When the stored evaluation was made, its statuses and versions (JSON), or None."""
     row = session.execute(

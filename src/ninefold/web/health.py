@@ -9,8 +9,10 @@ dependent buttons), are rendered once per snapshot too and kept with it.
 
 Staleness: a snapshot is served while it is younger than ``ttl``; up to ``max_stale`` it is still
 served while one background thread computes the next one; an older one (nobody looked for a
-while) is recomputed before answering. Open incidents, firing alerts and who is on call are
-never cached: pages read them live, so an acknowledgement shows at once.
+while) is recomputed before answering. A refresh that finds the same stored evaluation, the
+same SLO versions and the same services as the snapshot it replaces keeps that snapshot (and
+its rendered fragments) instead of parsing and summarising again. Open incidents, firing alerts
+and who is on call are not part of it (see ``pages.overview``).
 """
 
 from __future__ import annotations
@@ -19,14 +21,15 @@ import logging
 import threading
 from collections import defaultdict
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
 from markupsafe import Markup
 
-from ninefold.catalog.models import Service
+from ninefold.catalog.store import ServiceHead
 from ninefold.slo import jobs as slo_jobs
+from ninefold.slo import store as slo_store
 from ninefold.slo.schemas import SLOStatus
 from ninefold.slo.wiring import prometheus_source
 
@@ -68,6 +71,9 @@ class Health:
     """When this process read or computed it: its lifetime counts from here."""
     tiers: list[tuple[int, list[dict[str, Any]]]]
     burning: list[SLOStatus]
+    mark: tuple[Any, ...] | None = None
+    """What it was made from (stored evaluation time, SLO versions, services), when it was made
+    from the engine's stored evaluation; None when evaluated here."""
     _fragments: dict[tuple[Any, ...], Markup] = field(default_factory=dict, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
@@ -90,10 +96,11 @@ class Health:
 
 
 def summarise(
-    services: list[Service],
+    services: list[ServiceHead],
     statuses: list[SLOStatus],
     at: datetime,
     fetched: datetime,
+    mark: tuple[Any, ...] | None = None,
 ) -> Health:
     """Group SLO statuses by tier and service; worst services and SLOs first."""
     by_service: dict[str, list[SLOStatus]] = defaultdict(list)
@@ -111,7 +118,7 @@ def summarise(
             {
                 "name": svc.name,
                 "title": svc.display_name or svc.name,
-                "owner": svc.owner.name,
+                "owner": svc.owner,
                 "slos": [(s.name, s.status) for s in sts],
                 "status": worst(sts),
                 "budget": min(budgets) if budgets else None,
@@ -123,7 +130,7 @@ def summarise(
         (s for s in statuses if s.status in ("exhausted", "critical", "warning")),
         key=lambda s: (*_rank(s.status, s.error_budget_remaining_fraction), s.name),
     )
-    return Health(at, fetched, sorted(tiers.items()), burning)
+    return Health(at, fetched, sorted(tiers.items()), burning, mark)
 
 
 class HealthCache:
@@ -142,16 +149,26 @@ class HealthCache:
         self._value: Health | None = None
 
     def _compute(self, state: Any, now: datetime) -> Health:
-        """The engine's stored evaluation when it is recent; else every SLO evaluated here."""
+        """The engine's stored evaluation when it is recent; else every SLO evaluated here.
+        The current snapshot again (fetched now) when nothing it was made from changed."""
         from ninefold.catalog import store as catalog_store
 
         interval = getattr(state.settings, "evaluation_interval_seconds", 30.0)
         max_age = max(timedelta(seconds=3 * interval), STORED_MAX_AGE)
         with state.session_factory() as session, session.begin():
+            services = catalog_store.service_heads(session)
+            stored_at = slo_store.snapshot_time(session)
+            mark = None
+            if stored_at is not None and now - max_age <= stored_at <= now + max_age:
+                mark = (stored_at, tuple(slo_store.slo_versions(session)), tuple(services))
+                with self._lock:
+                    previous = self._value
+                if previous is not None and previous.mark == mark:
+                    return replace(previous, fetched=now)
             at, statuses = slo_jobs.current_statuses(
                 session, now, max_age=max_age, prometheus=prometheus_source(state.settings)
             )
-            return summarise(list(catalog_store.all_services(session)), statuses, at, now)
+            return summarise(services, statuses, at, now, mark if at == stored_at else None)
 
     def _refresh(self, state: Any, now: datetime) -> None:
         try:

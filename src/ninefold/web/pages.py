@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
@@ -29,7 +29,7 @@ from ninefold.slo.wiring import prometheus_source
 from ninefold.web.health import health_cache
 from ninefold.web.render import page, render, render_macro
 from ninefold.web.session import WebUserDep
-from ninefold.web.viewcache import view_cache
+from ninefold.web.viewcache import LIVE_TTL, view_cache
 
 router = APIRouter()
 
@@ -67,8 +67,10 @@ def overview(
 
     Per tier only the services that need attention most are shown (``tier`` shows one tier in
     full, ``all`` every tier); the SLO health part is the same for everyone and rendered once
-    per snapshot, the rest (incidents, alerts, on-call, anything with the user's CSRF token) is
-    read and rendered per request.
+    per snapshot; the lists (incidents, alerts, on-call) are read at most once per
+    :data:`~ninefold.web.viewcache.LIVE_TTL` (one second) in each process, and at once after
+    this process changed an alert, incident, schedule or override; the page itself (the user's
+    name, role and CSRF token) is rendered per request.
     """
     now = clock.now()
     cache = health_cache(request.app.state)
@@ -88,22 +90,38 @@ def overview(
             tier_names=TIER_NAMES,
         ),
     )
+    changes = request.app.state.web_overview_changes.count()
+    live = view_cache(request.app.state, "overview-lists", 1, LIVE_TTL).get(
+        changes, now, lambda: overview_lists(session, now)
+    )
+    return page(request, "overview.html", user, now=now, health=part, **live)
+
+
+def overview_lists(session: Any, now: datetime) -> dict[str, Any]:
+    """The overview's open incidents, firing alerts (the newest and their number) and who is
+    on call, as plain values: shared by every request of the process for :data:`LIVE_TTL`."""
     # Only what the list shows: alert rows carry JSON labels, annotations and details.
     heads = load_only(Alert.id, Alert.severity, Alert.summary, Alert.acknowledged_at)
     firing, firing_total = alert_store.list_alerts(
         session, stmt=alert_store.alert_query(status="firing").options(heads), limit=15, offset=0
     )
-    return page(
-        request,
-        "overview.html",
-        user,
-        now=now,
-        health=part,
-        incidents=incident_store.active_incidents(session, heads_only=True),
-        alerts=firing,
-        alerts_total=firing_total,
-        oncall=on_call_now(session, now),
-    )
+    return {
+        "incidents": [
+            {"id": i.id, "title": i.title, "status": i.status, "severity": i.severity}
+            for i in incident_store.active_incidents(session, heads_only=True)
+        ],
+        "alerts": [
+            {
+                "id": a.id,
+                "severity": a.severity,
+                "summary": a.summary,
+                "acknowledged_at": a.acknowledged_at,
+            }
+            for a in firing
+        ],
+        "alerts_total": firing_total,
+        "oncall": on_call_now(session, now),
+    }
 
 
 @router.get("/overview/tiers/{tier}", response_class=HTMLResponse)

@@ -1,8 +1,9 @@
 """Short-lived, bounded, per-process caches of computed view data that is the same for every user.
 
 Used where a page would otherwise recompute the same thing for every request of a busy console:
-an SLO's evaluation (nine window sums over its buckets) and the incident console's pick lists
-(severities, roles, people, schedules). An entry is used while it is younger than the cache's
+an SLO's evaluation (nine window sums over its buckets), the incident console's pick lists
+(severities, roles, people, schedules) and the overview's lists (open incidents, firing alerts,
+on call now: :data:`LIVE_TTL`). An entry is used while it is younger than the cache's
 lifetime at the request's clock, so what a page shows may be that much older than the database.
 Never put anything user-specific here (CSRF tokens, role-dependent HTML).
 """
@@ -19,6 +20,8 @@ V = TypeVar("V")
 
 VIEW_TTL = timedelta(seconds=5)
 """Lifetime of the SLO page's evaluation and of the incident console's pick lists."""
+LIVE_TTL = timedelta(seconds=1)
+"""Lifetime of the overview's lists: what many people watching it during an incident share."""
 
 
 class TtlCache(Generic[V]):
@@ -56,12 +59,48 @@ class TtlCache(Generic[V]):
 _CREATE = threading.Lock()
 
 
-def view_cache(state: Any, name: str, max_entries: int) -> TtlCache[Any]:
-    """The app's cache called ``name`` (created on first use with :data:`VIEW_TTL`)."""
+def view_cache(state: Any, name: str, max_entries: int, ttl: timedelta = VIEW_TTL) -> TtlCache[Any]:
+    """The app's cache called ``name`` (created on first use with lifetime ``ttl``)."""
     with _CREATE:
         caches: dict[str, TtlCache[Any]] | None = getattr(state, "web_view_caches", None)
         if caches is None:
             caches = state.web_view_caches = {}
         if name not in caches:
-            caches[name] = TtlCache(VIEW_TTL, max_entries)
+            caches[name] = TtlCache(ttl, max_entries)
         return caches[name]
+
+
+class Changes:
+    """A count of committed changes to what a view shows, made through this process's ORM
+    sessions: a cache keyed on :meth:`count` is fresh at once after the console or the API of
+    this process changes the objects watched (other processes' changes show within the
+    cache's lifetime)."""
+
+    def __init__(self, watched: tuple[type, ...]) -> None:
+        self._watched = watched
+        self._count = 0
+        self._lock = threading.Lock()
+
+    def count(self) -> int:
+        """How many watched changes this process committed so far."""
+        return self._count
+
+    def install(self, factory: Any) -> None:
+        """Watch the sessions of ``factory`` (a ``sessionmaker``)."""
+        from sqlalchemy import event
+
+        @event.listens_for(factory, "after_flush")
+        def _flushed(session: Any, _context: Any) -> None:
+            objects = (*session.new, *session.dirty, *session.deleted)
+            if any(isinstance(o, self._watched) for o in objects):
+                session.info["ninefold_view_changed"] = True
+
+        @event.listens_for(factory, "after_commit")
+        def _committed(session: Any) -> None:
+            if session.info.pop("ninefold_view_changed", False):
+                with self._lock:
+                    self._count += 1
+
+        @event.listens_for(factory, "after_soft_rollback")
+        def _rolled_back(session: Any, _previous: Any) -> None:
+            session.info.pop("ninefold_view_changed", None)

@@ -3,14 +3,27 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from fastapi import APIRouter, FastAPI
 from fastapi.responses import RedirectResponse
 from fastapi.staticfiles import StaticFiles
 
 from ninefold.web.security import SecurityHeaders
+from ninefold.web.viewcache import Changes
 
 STATIC = Path(__file__).resolve().parent / "static"
+
+
+def overview_changes(factory: Any) -> Changes:
+    """Changes to what the overview's lists show: alerts, incidents, schedules, overrides."""
+    from ninefold.alert.models import Alert
+    from ninefold.incident.models import Incident
+    from ninefold.oncall.models import OverrideRow, ScheduleRow
+
+    changes = Changes((Alert, Incident, ScheduleRow, OverrideRow))
+    changes.install(factory)
+    return changes
 
 
 def install(app: FastAPI) -> None:
@@ -28,6 +41,7 @@ def install(app: FastAPI) -> None:
     from ninefold.web.oidc import OidcClient
 
     app.state.oidc = OidcClient.from_settings(app.state.settings)
+    app.state.web_overview_changes = overview_changes(app.state.session_factory)
 
     ui = APIRouter(prefix="/ui", include_in_schema=False)
     ui.include_router(login.router)
