@@ -346,11 +346,17 @@ def add_note(
 
 @router.patch("/incidents/{incident_id}/timeline/{entry_id}")
 def mark_entry(
-    incident_id: int, entry_id: int, body: EntryPatch, session: SessionDep, _: Responder
+    incident_id: int,
+    entry_id: int,
+    body: EntryPatch,
+    session: SessionDep,
+    clock: ClockDep,
+    _: Responder,
 ) -> TimelineEntryRead:
     """Mark or unmark a timeline entry as a key moment."""
     entry = store.get_entry(session, incident_id=incident_id, entry_id=entry_id)
     entry.key_moment = body.key_moment
+    _get(session, incident_id).updated_at = clock.now()
     return entry_read(entry)
 
 

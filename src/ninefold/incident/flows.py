@@ -695,6 +695,7 @@ def unassign_role(
         raise NotFound(f"nobody holds role {role!r} on incident {incident.id}")
     user = current.user.name
     session.delete(current)
+    incident.updated_at = now
     store.add_entry(
         session,
         incident_id=incident.id,

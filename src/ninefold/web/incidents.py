@@ -13,14 +13,14 @@ from ninefold.catalog import store as catalog_store
 from ninefold.deps import ClockDep, SessionDep
 from ninefold.errors import InvalidInput, NinefoldError
 from ninefold.incident import flows, store
-from ninefold.incident.api import incident_read
+from ninefold.incident.api import entry_read, incident_read
 from ninefold.oncall import store as oncall_store
 from ninefold.postmortem import flows as pm_flows
 from ninefold.postmortem import store as pm_store
 from ninefold.statuspage.flows import impact
 from ninefold.web.render import page, render
 from ninefold.web.session import ResponderAct, WebUserDep
-from ninefold.web.viewcache import view_cache
+from ninefold.web.viewcache import LIVE_TTL, view_cache
 
 router = APIRouter()
 
@@ -95,23 +95,39 @@ def declare(act: ResponderAct, session: SessionDep, clock: ClockDep) -> Redirect
 def incident_page(
     incident_id: int, request: Request, user: WebUserDep, session: SessionDep, clock: ClockDep
 ) -> HTMLResponse:
-    """The incident console: the incident read live, its pick lists shared for a few seconds."""
+    """The incident console. What it shows of the incident is shared by the requests of this
+    process for up to a second (:data:`LIVE_TTL`: responders watching one incident), and read
+    anew at once when the incident's ``updated_at`` moved (every action taken on it, from any
+    process) or this process changed anything the page shows; its pick lists for a few seconds.
+    """
     row = store.get_incident(session, incident_id=incident_id)
-    read = incident_read(session, row)
-    pm = pm_store.postmortem_of(session, incident_id=incident_id)
+    now = clock.now()
+    key = (incident_id, row.updated_at, request.app.state.web_changes.count())
+    view = view_cache(request.app.state, "incident-pages", INCIDENT_PAGES_KEPT, LIVE_TTL).get(
+        key, now, lambda: incident_view(session, row)
+    )
     choices = view_cache(request.app.state, "incident-choices", 1).get(
-        "choices", clock.now(), lambda: _choices(session)
+        "choices", now, lambda: _choices(session)
     )
-    return page(
-        request,
-        "incident.html",
-        user,
-        inc=read,
-        timeline=store.timeline(session, incident_id=incident_id, key_moments_only=False),
-        public_statuses=PUBLIC_STATUSES,
-        postmortem=pm,
-        **choices,
-    )
+    return page(request, "incident.html", user, public_statuses=PUBLIC_STATUSES, **view, **choices)
+
+
+INCIDENT_PAGES_KEPT = 64
+"""Incidents whose page data is kept for a second (the most recently viewed)."""
+
+
+def incident_view(session: Any, row: Any) -> dict[str, Any]:
+    """What the incident console shows of one incident, as plain values (no ORM rows: they
+    outlive the session they were read in)."""
+    pm = pm_store.postmortem_of(session, incident_id=row.id)
+    return {
+        "inc": incident_read(session, row),
+        "timeline": [
+            entry_read(e)
+            for e in store.timeline(session, incident_id=row.id, key_moments_only=False)
+        ],
+        "postmortem": None if pm is None else {"id": pm.id, "status": pm.status},
+    }
 
 
 def _choices(session: Any) -> dict[str, Any]:

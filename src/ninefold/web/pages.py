@@ -90,7 +90,7 @@ def overview(
             tier_names=TIER_NAMES,
         ),
     )
-    changes = request.app.state.web_overview_changes.count()
+    changes = request.app.state.web_changes.count()
     live = view_cache(request.app.state, "overview-lists", 1, LIVE_TTL).get(
         changes, now, lambda: overview_lists(session, now)
     )
@@ -208,13 +208,14 @@ def slo_page(
 ) -> HTMLResponse:
     """One SLO: figures, burn rates against thresholds, charts and alert history.
 
-    The evaluation is shared by every request for a few seconds (``viewcache.VIEW_TTL``); a
-    changed definition (``updated_at``) is evaluated anew at once. Alert history is read live.
+    The evaluation and the alert history it led to are shared by every request for a few
+    seconds (``viewcache.VIEW_TTL``); a changed definition (``updated_at``) is evaluated anew at
+    once.
     """
     slo = slo_store.get_slo(session, name=name)
     now = clock.now()
 
-    def evaluate() -> tuple[SLOStatus, list[dict[str, Any]]]:
+    def evaluate() -> tuple[SLOStatus, list[dict[str, Any]], list[dict[str, Any]]]:
         st = slo_flows.evaluate_slos(
             session, slos=[slo], at=now, prometheus=prometheus_source(settings)
         )[0]
@@ -230,11 +231,14 @@ def slo_page(
             }
             for sev, long, short, f in thresholds(period)
         ]
-        return st, rules
+        rows, _ = slo_store.alert_events(session, slo_id=slo.id, limit=10)
+        events = [
+            {"state": e.state, "severity": e.severity, "at": e.at, "reason": e.reason} for e in rows
+        ]
+        return st, rules, events
 
     cache = view_cache(request.app.state, "slo-evaluations", SLO_EVALUATIONS_KEPT)
-    st, rules = cache.get((slo.id, slo.updated_at), now, evaluate)
-    events, _ = slo_store.alert_events(session, slo_id=slo.id, limit=10)
+    st, rules, events = cache.get((slo.id, slo.updated_at), now, evaluate)
     return page(
         request,
         "slo.html",

@@ -15,13 +15,29 @@ from ninefold.web.viewcache import Changes
 STATIC = Path(__file__).resolve().parent / "static"
 
 
-def overview_changes(factory: Any) -> Changes:
-    """Changes to what the overview's lists show: alerts, incidents, schedules, overrides."""
+def page_changes(factory: Any) -> Changes:
+    """Changes to what the overview's lists and the incident console show: alerts, incidents
+    and what hangs off them, postmortems, schedules and overrides."""
     from ninefold.alert.models import Alert
-    from ninefold.incident.models import Incident
+    from ninefold.incident import models as inc
     from ninefold.oncall.models import OverrideRow, ScheduleRow
+    from ninefold.postmortem.models import Postmortem
 
-    changes = Changes((Alert, Incident, ScheduleRow, OverrideRow))
+    changes = Changes(
+        (
+            Alert,
+            inc.Incident,
+            inc.IncidentService,
+            inc.IncidentAlert,
+            inc.IncidentRoleAssignment,
+            inc.IncidentResponder,
+            inc.TimelineEntry,
+            inc.IncidentUpdate,
+            Postmortem,
+            ScheduleRow,
+            OverrideRow,
+        )
+    )
     changes.install(factory)
     return changes
 
@@ -41,7 +57,7 @@ def install(app: FastAPI) -> None:
     from ninefold.web.oidc import OidcClient
 
     app.state.oidc = OidcClient.from_settings(app.state.settings)
-    app.state.web_overview_changes = overview_changes(app.state.session_factory)
+    app.state.web_changes = page_changes(app.state.session_factory)
 
     ui = APIRouter(prefix="/ui", include_in_schema=False)
     ui.include_router(login.router)
