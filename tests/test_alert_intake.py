@@ -3,6 +3,7 @@ once, and a batch that cannot be processed is set aside without blocking the one
 
 from __future__ import annotations
 
+import asyncio
 import json
 import threading
 import time
@@ -10,7 +11,7 @@ from datetime import timedelta
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, event, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from ninefold.alert import intake
@@ -358,3 +359,64 @@ def test_cli_shows_the_intake_log_and_retries_set_aside_batches(
     assert "1 set-aside batch(es) put back in line" in retried.output
     assert "pending: 1 batch(es), 3 alert(s)" in retried.output
     assert _pending(session_factory) == 1
+
+
+def _commit_all(engine: Engine, iid: int, count: int) -> list[BaseException | None]:
+    """``count`` batches committed at once from one event loop, as concurrent requests do."""
+
+    async def one(i: int) -> BaseException | None:
+        try:
+            await intake.commit_batch(
+                engine,
+                integration_id=iid,
+                format=intake.AM_API,
+                payload=json.dumps([_alert(f"G{i}")]),
+                items=1,
+                now=T0,
+            )
+        except Exception as exc:
+            return exc
+        return None
+
+    async def all_of() -> list[BaseException | None]:
+        return list(await asyncio.gather(*(one(i) for i in range(count))))
+
+    return asyncio.run(all_of())
+
+
+def test_concurrent_batches_share_commits_and_all_are_stored(
+    client: TestClient, integration_key: str, engine: Engine, session_factory: sessionmaker[Session]
+) -> None:
+    iid = _integration_id(session_factory)
+    commits: list[int] = []
+
+    def committed(_conn: object) -> None:
+        commits.append(1)
+
+    event.listen(engine, "commit", committed)
+    try:
+        assert _commit_all(engine, iid, 60) == [None] * 60
+    finally:
+        event.remove(engine, "commit", committed)
+    with session_factory() as s:
+        stored = s.scalars(select(IntakeBatch.payload)).all()
+    assert sorted(json.loads(p)[0]["labels"]["alertname"] for p in stored) == sorted(
+        f"G{i}" for i in range(60)
+    )
+    assert 1 <= len(commits) < 60  # grouped: one commit carried several requests' batches
+
+
+def test_a_failed_group_commit_reaches_every_request_and_stores_nothing(
+    client: TestClient, integration_key: str, engine: Engine, session_factory: sessionmaker[Session]
+) -> None:
+    missing = _integration_id(session_factory) + 1000  # no such integration: the INSERT fails
+    results = _commit_all(engine, missing, 10)
+    assert all(isinstance(r, Exception) for r in results), results
+    with session_factory() as s:
+        assert s.scalar(select(func.count()).select_from(IntakeBatch)) == 0
+    # the committer thread goes away when idle, and comes back for the next batch
+    deadline = time.monotonic() + intake._Committer.IDLE_SECONDS + 5
+    while any(t.name == "ninefold-intake-commit" for t in threading.enumerate()):
+        assert time.monotonic() < deadline, "the commit thread did not stop when idle"
+        time.sleep(0.05)
+    assert _commit_all(engine, _integration_id(session_factory), 1) == [None]

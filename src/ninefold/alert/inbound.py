@@ -110,6 +110,18 @@ _KEY_CACHE_GUARD = threading.Lock()
 def _authenticate(
     request: Request, session: Session, key: str | None, *, cached: bool = False
 ) -> Integration:
+    _need_key(key)
+    assert key is not None
+    now = request.app.state.clock.now()
+    integration = (
+        _key_cache(request).lookup(session, key, now)
+        if cached
+        else store.integration_by_key(session, key=key, now=now)
+    )
+    return _admit(request, integration)
+
+
+def _need_key(key: str | None) -> None:
     if not key:
         raise _Refused(
             401,
@@ -119,12 +131,10 @@ def _authenticate(
             },
             {"WWW-Authenticate": 'Bearer realm="ninefold", Basic realm="ninefold"'},
         )
-    now = request.app.state.clock.now()
-    integration = (
-        _key_cache(request).lookup(session, key, now)
-        if cached
-        else store.integration_by_key(session, key=key, now=now)
-    )
+
+
+def _admit(request: Request, integration: Integration | None) -> Integration:
+    """The checks after the key lookup: known, within its rate limit, signed if required."""
     if integration is None:
         raise _Refused(401, {"detail": "unknown, rotated or disabled integration key"})
     wait = request.app.state.rate_limiter.check(
@@ -186,7 +196,7 @@ def _validate_each(
     return good, errors
 
 
-def _accept(
+async def _accept(
     request: Request,
     integration_key: str | None,
     format: str,
@@ -194,14 +204,20 @@ def _accept(
 ) -> None:
     """Authenticate and commit the batch (``payload``: its valid items as JSON text, and how
     many) to the intake log before the answer; then have it processed: by the engine's intake
-    thread (woken now), or here when no engine runs."""
+    thread (woken now), or here when no engine runs. A key the cache knows is checked on the
+    event loop; the commit is awaited there too (:class:`ninefold.alert.intake._Committer`)."""
     state = request.app.state
     with intake.gate(state.engine).acceptor():
-        with state.session_factory() as session:
-            integration_id = _authenticate(request, session, integration_key, cached=True).id
+        _need_key(integration_key)
+        assert integration_key is not None
+        known, found = _key_cache(request).peek(integration_key, state.clock.now())
+        if known:
+            integration_id = _admit(request, found).id
+        else:
+            integration_id = await run_in_threadpool(_integration_id, request, integration_key)
         text, items = payload
         if items:
-            intake.commit_batch(
+            await intake.commit_batch(
                 state.engine,
                 integration_id=integration_id,
                 format=format,
@@ -214,7 +230,12 @@ def _accept(
     if state.engine_runner is not None:
         state.engine_runner.wake_intake()
     else:
-        intake.drain(state)
+        await run_in_threadpool(intake.drain, state)
+
+
+def _integration_id(request: Request, key: str) -> int:
+    with request.app.state.session_factory() as session:
+        return _authenticate(request, session, key, cached=True).id
 
 
 def _store(
@@ -292,7 +313,7 @@ async def _alertmanager_api(request: Request, key: str | None) -> Response:
                 raise _Refused(400, {"detail": "body must be a JSON array of alerts"})
             good, errors = _validate_each(raw, AMAlert, "alerts")
             payload = _good_items(raw, good) if errors else _as_text(body, raw, good)
-        await run_in_threadpool(_accept, request, key, intake.AM_API, payload)
+        await _accept(request, key, intake.AM_API, payload)
     except _Refused as refused:
         return refused.response
     if errors:
@@ -333,7 +354,7 @@ async def _alertmanager_webhook(request: Request, key: str | None) -> Response:
             raise _Refused(400, {"detail": f"{_field(dict(err))}: {err['msg']}"}) from None
         good, errors = _validate_each(hook.alerts, AMWebhookAlert, "alerts")
         payload = _good_items(hook.alerts, good)
-        await run_in_threadpool(_accept, request, key, intake.AM_WEBHOOK, payload)
+        await _accept(request, key, intake.AM_WEBHOOK, payload)
     except _Refused as refused:
         return refused.response
     if errors:
@@ -389,7 +410,7 @@ async def pagerduty_enqueue(request: Request) -> Response:
     dedup = normalize.pagerduty_dedup_key(event, uuid.uuid4().hex)
     stored = json.dumps({"event": raw, "dedup": dedup}, separators=(",", ":"))
     try:
-        await run_in_threadpool(_accept, request, event.routing_key, intake.PAGERDUTY, (stored, 1))
+        await _accept(request, event.routing_key, intake.PAGERDUTY, (stored, 1))
     except _Refused as refused:
         if refused.response.status_code == 401:
             return JSONResponse(

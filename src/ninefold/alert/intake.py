@@ -19,6 +19,7 @@ rows after it go on. See ADR 0009.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import threading
@@ -26,7 +27,7 @@ import weakref
 import zlib
 from collections import Counter
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -122,66 +123,80 @@ def _row(
 
 
 class _Committer:
-    """Group commit: concurrent requests' batches go into one transaction.
+    """Group commit for the requests of one process: the batches waiting when a commit starts
+    go into one INSERT and one transaction.
 
-    The first request to arrive writes every batch waiting at that moment in one INSERT and
-    one commit, while the others wait for it; whoever arrives during that commit leads the next
-    one. Each request returns only once its own batch is committed (or gets the error).
+    Requests queue their row with an asyncio future and await it on their event loop; one
+    thread (started on demand, gone after :data:`IDLE_SECONDS` without work) writes whatever
+    is queued, commits, and settles every future of the group through its loop. A request is
+    answered only once its own batch is committed (or gets the error). No request thread waits
+    for another: the commit happens while the event loop goes on reading and validating.
     """
 
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._queue: list[_Waiter] = []
-        self._leading = False
+    IDLE_SECONDS = 1.0
 
-    def commit(self, engine: Engine, row: dict[str, Any]) -> None:
-        me = _Waiter(row)
+    def __init__(self, engine: Engine) -> None:
+        self._engine = weakref.ref(engine)
+        self._lock = threading.Lock()
+        self._work = threading.Condition(self._lock)
+        self._queue: list[tuple[dict[str, Any], asyncio.Future[None]]] = []
+        self._running = False
+
+    async def commit(self, row: dict[str, Any]) -> None:
+        """Return once ``row`` is committed (raise what the commit raised)."""
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         with self._lock:
-            self._queue.append(me)
-            lead = not self._leading
-            if lead:
-                self._leading = True
-        if not lead:
-            me.done.wait()
-            if me.error is not None:
-                raise me.error
-            return
-        while True:
-            with self._lock:
-                group, self._queue = self._queue, []
-                if not group:
-                    self._leading = False
-                    break
+            self._queue.append((row, future))
+            if self._running:
+                self._work.notify()
+            else:
+                self._running = True
+                threading.Thread(
+                    target=self._run, name="ninefold-intake-commit", daemon=True
+                ).start()
+        await future
+
+    def _take(self) -> list[tuple[dict[str, Any], asyncio.Future[None]]]:
+        with self._lock:
+            if not self._queue:
+                self._work.wait(self.IDLE_SECONDS)
+            group, self._queue = self._queue, []
+            if not group:
+                self._running = False
+            return group
+
+    def _run(self) -> None:
+        while group := self._take():
             error: BaseException | None = None
+            engine = self._engine()
             try:
+                if engine is None:
+                    raise RuntimeError("the database engine was disposed")
                 with write_lock(engine), engine.begin() as conn:
-                    conn.execute(insert(IntakeBatch), [w.row for w in group])
+                    conn.execute(insert(IntakeBatch), [row for row, _ in group])
             except BaseException as exc:  # every request of the group must hear of it
                 error = exc
-            for w in group:
-                w.error = error
-                if w is not me:
-                    w.done.set()
-            me.done.set()
-        if me.error is not None:
-            raise me.error
+            del engine
+            for _, future in group:
+                with suppress(RuntimeError):  # a closed loop: nobody is waiting any more
+                    future.get_loop().call_soon_threadsafe(_settle, future, error)
 
 
-class _Waiter:
-    __slots__ = ("done", "error", "row")
-
-    def __init__(self, row: dict[str, Any]) -> None:
-        self.row = row
-        self.done = threading.Event()
-        self.error: BaseException | None = None
+def _settle(future: asyncio.Future[None], error: BaseException | None) -> None:
+    if future.done():  # the request was cancelled (its client went away)
+        return
+    if error is None:
+        future.set_result(None)
+    else:
+        future.set_exception(error)
 
 
 class _PerEngine:
     """What the requests and the processor of one engine share in this process."""
 
-    def __init__(self) -> None:
+    def __init__(self, engine: Engine) -> None:
         self.gate = _Gate()
-        self.committer = _Committer()
+        self.committer = _Committer(engine)
 
 
 # Keyed by the engine itself (weakly): an id() could be reused by a later engine.
@@ -193,7 +208,7 @@ def _of(engine: Engine) -> _PerEngine:
     with _PER_ENGINE_GUARD:
         shared = _PER_ENGINE.get(engine)
         if shared is None:
-            shared = _PER_ENGINE[engine] = _PerEngine()
+            shared = _PER_ENGINE[engine] = _PerEngine(engine)
         return shared
 
 
@@ -202,11 +217,11 @@ def gate(engine: Engine) -> _Gate:
     return _of(engine).gate
 
 
-def commit_batch(
+async def commit_batch(
     engine: Engine, *, integration_id: int, format: str, payload: str, items: int, now: datetime
 ) -> None:
     """Commit one accepted batch in its own (possibly shared) transaction before returning."""
-    _of(engine).committer.commit(engine, _row(integration_id, format, payload, items, now))
+    await _of(engine).committer.commit(_row(integration_id, format, payload, items, now))
 
 
 def to_incoming(

@@ -44,18 +44,28 @@ class KeyCache:
             with self._lock:
                 self._generation += 1
 
+    def peek(self, key: str, now: datetime) -> tuple[bool, Integration | None]:
+        """(True, what ``key`` opens now) when the cache knows ``key``, else (False, None):
+        no database, so an event loop may ask."""
+        if self.ttl <= 0:
+            return False, None
+        digest = hash_token(key)
+        with self._lock:
+            if self._seen != self._generation:
+                self._entries.clear()
+                self._seen = self._generation
+            hit = self._entries.get(digest)
+        if hit is None or hit[1] <= time.monotonic():
+            return False, None
+        row = hit[0]
+        return True, (row if row is not None and store.key_valid(row, digest, now) else None)
+
     def lookup(self, session: Session, key: str, now: datetime) -> Integration | None:
         """The integration ``key`` opens now, from the cache or the database."""
+        known, row = self.peek(key, now)
+        if known:
+            return row
         digest = hash_token(key)
-        if self.ttl > 0:
-            with self._lock:
-                if self._seen != self._generation:
-                    self._entries.clear()
-                    self._seen = self._generation
-                hit = self._entries.get(digest)
-            if hit is not None and hit[1] > time.monotonic():
-                row = hit[0]
-                return row if row is not None and store.key_valid(row, digest, now) else None
         generation = self._generation
         row = store.integration_by_key(session, key=key, now=now)
         if self.ttl > 0:
