@@ -34,6 +34,9 @@ from pathlib import Path
 
 from alerts import postgres_database
 from alerts_peer import AlertmanagerServer, NinefoldServer, Sink, stop_process
+from sqlalchemy import text
+
+from ninefold.db.engine import make_engine
 
 LUA = """
 local per = tonumber(os.getenv("PER") or "100")
@@ -84,6 +87,8 @@ class Rate:
     p99_ms: float
     non_2xx: int
     socket_errors: int
+    accepted: int
+    """Alerts answered with 2xx."""
 
 
 def hit(url: str, auth: str | None, per: int, seconds: int, connections: int, run: str) -> Rate:
@@ -108,7 +113,7 @@ def hit(url: str, auth: str | None, per: int, seconds: int, connections: int, ru
     line = next(ln for ln in out.stdout.splitlines() if ln.startswith("WRK "))
     n, took, p50, p99, non2xx, sock = line.split()[1:]
     ok = int(n) - int(non2xx)
-    return Rate(ok * per / float(took), float(p50), float(p99), int(non2xx), int(sock))
+    return Rate(ok * per / float(took), float(p50), float(p99), int(non2xx), int(sock), ok * per)
 
 
 def measure(url: str, auth: str | None, args: argparse.Namespace) -> list[Rate]:
@@ -118,6 +123,20 @@ def measure(url: str, auth: str | None, args: argparse.Namespace) -> list[Rate]:
         out.append(hit(url, auth, per, args.seconds, args.connections, f"r{per}-{time.time_ns()}"))
         time.sleep(args.pause)
     return out
+
+
+def stored_alerts(url: str) -> int:
+    """Alerts on disk after the run: processed into ``alerts``, or still in the intake log."""
+    engine = make_engine(url.replace("postgresql://", "postgresql+psycopg://", 1))
+    try:
+        with engine.connect() as conn:
+            processed = conn.execute(text("SELECT count(*) FROM alerts")).scalar_one()
+            waiting = conn.execute(
+                text("SELECT coalesce(sum(items), 0) FROM alert_intake WHERE failed_at IS NULL")
+            ).scalar_one()
+        return int(processed) + int(waiting)
+    finally:
+        engine.dispose()
 
 
 def main() -> int:
@@ -133,6 +152,7 @@ def main() -> int:
         print("wrk is not installed (apt-get install wrk)", file=sys.stderr)
         return 2
     results: list[tuple[str, list[Rate]]] = []
+    stored: list[str] = []
     sink = Sink().start()
     work = Path(tempfile.mkdtemp(prefix="ninefold-bench-wrk-"))
     load_before = os.getloadavg()
@@ -161,9 +181,14 @@ def main() -> int:
                 ).start()
                 try:
                     auth = nf.headers["Authorization"]
-                    results.append((label, measure(nf.url, auth, args)))
+                    rates = measure(nf.url, auth, args)
+                    results.append((label, rates))
                 finally:
                     stop_process(nf.process)
+                kept = stored_alerts(url)
+                accepted = sum(r.accepted for r in rates)
+                verdict = "every one" if kept >= accepted else "MISSING SOME"
+                stored.append(f"{label}: {accepted:,} alerts accepted, {kept:,} stored ({verdict})")
     finally:
         sink.stop()
         shutil.rmtree(work, ignore_errors=True)
@@ -187,7 +212,10 @@ def main() -> int:
                 f"{label:<22} {name:<22} {rate.alerts_per_s:>9,.0f} {rate.p50_ms:>8.1f} "
                 f"{rate.p99_ms:>8.1f} {rate.non_2xx + rate.socket_errors:>8} {ratio:>6.2f}"
             )
-    return 0
+    print("\ndurability check (both figures' runs):")
+    for line in stored:
+        print(f"  {line}")
+    return 0 if all("MISSING" not in line for line in stored) else 1
 
 
 if __name__ == "__main__":
