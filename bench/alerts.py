@@ -26,6 +26,7 @@ import argparse
 import contextlib
 import json
 import os
+import re
 import signal
 import statistics
 import sys
@@ -270,6 +271,12 @@ class Background:
         return self.sent / self.seconds if self.seconds else 0.0
 
 
+def _tag(target: Target) -> str:
+    """The system's label as a probe id prefix: unique per system of one run (both ninefold
+    systems are called "ninefold"; shared ids mixed their notifications up in the sink)."""
+    return re.sub(r"[^A-Za-z0-9]+", "-", target.label).strip("-")
+
+
 def latency(target: Target, sink: Sink, run: str, probes: int) -> Latency:
     """Send probes one after another; each waits for its notification at the sink."""
     took: list[float] = []
@@ -351,16 +358,16 @@ def measure(target: Target, sink: Sink, args: argparse.Namespace) -> Figures:
     f.single = blast(target, bodies("single", 0, args.single, 1), 1, args.workers)
     say(f"  {f.single.rate:,.0f} alerts/s, {f.single.statuses}")
     say(f"latency, {args.probes} probes, idle")
-    f.idle = latency(target, sink, f"{target.name}-idle", args.probes)
+    f.idle = latency(target, sink, f"{_tag(target)}-idle", args.probes)
     say(f"  p50 {f.idle.p50_ms:.1f} ms, p99 {f.idle.p99_ms:.1f} ms")
     say(f"latency, {args.probes} probes, background {BACKGROUND_RATE:,} alerts/s")
     with Background(target, "background", args.probes * 0.5 + 60) as bg:
-        f.loaded = latency(target, sink, f"{target.name}-loaded", args.probes)
+        f.loaded = latency(target, sink, f"{_tag(target)}-loaded", args.probes)
     f.loaded.background_rate = bg.rate
     f.loaded.background_failed = bg.failed
     say(f"  p50 {f.loaded.p50_ms:.1f} ms, p99 {f.loaded.p99_ms:.1f} ms, bg {bg.rate:,.0f}/s")
     say(f"one alert re-sent {args.resends:,} times")
-    probe = f"{target.name}-dedup"
+    probe = f"{_tag(target)}-dedup"
     f.resends = blast(target, [probe_body(probe)] * args.resends, 1, args.workers)
     time.sleep(3.0)
     f.dedup_notifications = sink.count(probe)
