@@ -327,3 +327,30 @@ def test_ttl_cache_is_bounded_and_expires() -> None:
     assert len(cache) == 3
     assert value("a", 6) == 6  # least recently used, dropped for "d"
     assert value("d", 6) == 5
+
+
+def test_an_expired_value_is_recomputed_by_one_request_while_the_others_get_it() -> None:
+    t0 = datetime(2026, 11, 1, tzinfo=UTC)
+    cache: TtlCache[str] = TtlCache(timedelta(seconds=1), max_entries=4)
+    assert cache.get("k", t0, lambda: "old") == "old"
+    computing, release = threading.Event(), threading.Event()
+    calls: list[int] = []
+
+    def slow() -> str:
+        calls.append(1)
+        computing.set()
+        release.wait(5)
+        return "new"
+
+    later = t0 + timedelta(seconds=2)
+    got: list[str] = []
+    first = threading.Thread(target=lambda: got.append(cache.get("k", later, slow)))
+    first.start()
+    assert computing.wait(5)
+    # meanwhile: the expired value at once, no second computation
+    assert [cache.get("k", later, slow) for _ in range(5)] == ["old"] * 5
+    release.set()
+    first.join(5)
+    assert got == ["new"]
+    assert calls == [1]
+    assert cache.get("k", later, slow) == "new"

@@ -32,18 +32,28 @@ class TtlCache(Generic[V]):
         self.max_entries = max_entries
         self._lock = threading.Lock()
         self._entries: OrderedDict[Hashable, tuple[datetime, V]] = OrderedDict()
+        self._computing: set[Hashable] = set()
 
     def get(self, key: Hashable, now: datetime, compute: Callable[[], V]) -> V:
         """The value of ``key`` computed at most ``ttl`` before ``now``, else ``compute()``.
 
-        Two requests missing the same key at once may both compute it (bounded by the number of
-        concurrent requests, and cheaper than holding a lock around database work)."""
+        While one request recomputes an expired value, the others get the expired one at once
+        (so a page's value is at most ``ttl`` plus one computation old) instead of all
+        computing it together when it expires. Requests that find no value at all compute it
+        (bounded by the number of concurrent requests, and cheaper than holding a lock around
+        database work)."""
         with self._lock:
             found = self._entries.get(key)
-            if found is not None and found[0] <= now < found[0] + self.ttl:
+            fresh = found is not None and found[0] <= now < found[0] + self.ttl
+            if found is not None and found[0] <= now and (fresh or key in self._computing):
                 self._entries.move_to_end(key)
                 return found[1]
-        value = compute()
+            self._computing.add(key)
+        try:
+            value = compute()
+        finally:
+            with self._lock:
+                self._computing.discard(key)
         with self._lock:
             self._entries[key] = (now, value)
             self._entries.move_to_end(key)
