@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 import logging
 import os
@@ -116,6 +117,11 @@ def worker_app() -> Any:
 
     cfg = Settings(**json.loads(os.environ[WORKER_SETTINGS]))
     app = create_app(cfg, start_engine=False)
+    # What the app holds from here on (modules, mappers, schemas) lives as long as the process:
+    # out of the cyclic GC's full collections, which stall every request of the worker while
+    # they run (as the engine does at its start, ninefold.engine.runner).
+    gc.collect()
+    gc.freeze()
     port = os.environ.get(wake.PORT_VARIABLE)
     if port:
         app.state.engine_runner = wake.RemoteEngine(int(port))
