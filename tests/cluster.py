@@ -8,7 +8,7 @@
 * :class:`Replica` is one ``python -m ninefold serve`` process with its own log file, stopped or
   killed by its PID only; :func:`leaders` asks each replica's ``/readyz`` which engine modules it
   runs;
-* :class:`Receiver` is a loopback webhook receiver that records every ``Idempotency-Key``.
+* the webhook receiver is :class:`tests.receiver.WebhookReceiver`.
 """
 
 from __future__ import annotations
@@ -19,14 +19,11 @@ import signal
 import socket
 import subprocess
 import sys
-import threading
 import time
 import uuid
-from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -230,72 +227,6 @@ def takeover_times(
                     times[module] = at - killed_at
         time.sleep(0.05)
     return times
-
-
-class _QuietServer(ThreadingHTTPServer):
-    """Connections reset by a killed sender are expected here, not worth a traceback."""
-
-    daemon_threads = True
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        if not isinstance(sys.exc_info()[1], ConnectionError):
-            super().handle_error(request, client_address)
-
-
-@dataclass
-class Receiver:
-    """A loopback webhook receiver recording the ``Idempotency-Key`` of every request."""
-
-    keys: list[tuple[str, str]] = field(default_factory=list)
-    """(path, idempotency key) of every request, in arrival order."""
-    port: int = 0
-    _lock: threading.Lock = field(default_factory=threading.Lock)
-    _server: ThreadingHTTPServer | None = None
-
-    def start(self) -> Receiver:
-        """Serve in a daemon thread on a free port."""
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def do_POST(self) -> None:
-                self.rfile.read(int(self.headers.get("Content-Length", "0")))
-                with receiver._lock:
-                    receiver.keys.append((self.path, self.headers.get("Idempotency-Key", "")))
-                self.send_response(200)
-                self.send_header("Content-Length", "2")
-                self.end_headers()
-                self.wfile.write(b"ok")
-
-            def log_message(self, *args: Any) -> None:
-                return
-
-        self._server = _QuietServer(("127.0.0.1", 0), Handler)
-        self.port = int(self._server.server_address[1])
-        server = self._server
-        threading.Thread(target=lambda: server.serve_forever(0.05), daemon=True).start()
-        return self
-
-    def url(self, path: str) -> str:
-        """The receiver's URL for ``path``."""
-        return f"http://127.0.0.1:{self.port}{path}"
-
-    def counts(self) -> Counter[str]:
-        """Requests per idempotency key."""
-        with self._lock:
-            return Counter(key for _, key in self.keys)
-
-    def paths(self) -> dict[str, str]:
-        """The path each idempotency key was delivered to."""
-        with self._lock:
-            return {key: path for path, key in self.keys}
-
-    def stop(self) -> None:
-        """Stop serving."""
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
 
 
 def api(base: str, token: str, method: str, path: str, body: Any = None) -> Any:

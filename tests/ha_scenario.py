@@ -41,7 +41,6 @@ from ninefold.oncall.models import EscalationRow
 from ninefold.slo.models import SloBucket, SloEventBatch
 from tests.background import BackgroundLoop
 from tests.cluster import (
-    Receiver,
     Replica,
     alert_body,
     api,
@@ -54,6 +53,7 @@ from tests.cluster import (
     wait_leaders,
     wait_until,
 )
+from tests.receiver import WebhookReceiver
 
 # Only the scenario's alerts page; others (SLO burn or no-data alerts of the pushed events,
 # channel-health alerts) go to a receiver without channels, so the counts are exact.
@@ -233,7 +233,7 @@ def kill_leader(fleet: Fleet, module: str, outcome: Outcome, replace: bool = Tru
     return times.get(module, float("inf"))
 
 
-def setup_escalation(base: str, token: str, receiver: Receiver) -> str:
+def setup_escalation(base: str, token: str, receiver: WebhookReceiver) -> str:
     """Channels, rules, schedule, a two-level policy and an integration; returns its key."""
     for channel in ("room", "alice-app", "bob-app"):
         body = {"name": channel, "kind": "webhook", "target": receiver.url(f"/{channel}")}
@@ -285,7 +285,7 @@ def check_alerts(url: str, run: str, acknowledged: set[int], outcome: Outcome) -
 
 
 def check_notifications(
-    url: str, receiver: Receiver, expected: dict[str, int], outcome: Outcome
+    url: str, receiver: WebhookReceiver, expected: dict[str, int], outcome: Outcome
 ) -> None:
     """Each outbox row sent, its key delivered; per group one room notification, per
     escalation one page per person; ``expected`` is the number of distinct keys per path."""
@@ -352,7 +352,7 @@ def run_ha(
     token = prepare(url, workdir)
     routing = workdir / "routing.yml"
     routing.write_text(ROUTING, encoding="utf-8")
-    receiver = Receiver().start()
+    receiver = WebhookReceiver().start()
     env = serve_env(
         url,
         routing_file=str(routing),
@@ -648,7 +648,7 @@ def run_crash(
     token = prepare(url, workdir)
     routing = workdir / "routing.yml"
     routing.write_text(ROUTING_CRASH, encoding="utf-8")
-    receiver = Receiver().start()
+    receiver = WebhookReceiver().start()
     env = serve_env(
         url,
         routing_file=str(routing),

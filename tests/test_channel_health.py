@@ -18,7 +18,7 @@ from ninefold.core.clock import FrozenClock
 from ninefold.notification.jobs import health_with_state
 from ninefold.notification.jobs import run_with_state as deliver
 from tests.conftest import T0, make_token
-from tests.test_outbox_delivery import Receiver
+from tests.receiver import WebhookReceiver
 
 ROUTING = """
 route:
@@ -37,8 +37,8 @@ receivers:
 
 
 @pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    r = Receiver().start()
+def receiver() -> Iterator[WebhookReceiver]:
+    r = WebhookReceiver().start()
     yield r
     r.stop()
 
@@ -49,7 +49,7 @@ def test_failing_channel_alerts_through_another_channel_then_resolves(
     settings: Settings,
     tmp_path: Path,
     clock: FrozenClock,
-    receiver: Receiver,
+    receiver: WebhookReceiver,
 ) -> None:
     routing = tmp_path / "routing.yml"
     routing.write_text(ROUTING, encoding="utf-8")

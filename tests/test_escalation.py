@@ -347,9 +347,9 @@ def test_page_carries_a_signed_ack_link_that_stops_escalation(env: Env) -> None:
 
 def test_a_dead_page_escalates_to_the_next_level_at_once(env: Env) -> None:
     from ninefold.notification.jobs import run_with_state as deliver
-    from tests.test_outbox_delivery import Receiver
+    from tests.receiver import WebhookReceiver
 
-    receiver = Receiver().start()
+    receiver = WebhookReceiver().start()
     try:
         receiver.script["/alice"] = [400]  # alice's only channel refuses the page for good
         admin = env.h["admin"]

@@ -6,13 +6,9 @@ import json
 import random
 import socket
 import threading
-import time
-from collections import Counter
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from datetime import timedelta
 from email import message_from_bytes, policy
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import SimpleNamespace
 from typing import Any
 
@@ -31,77 +27,13 @@ from ninefold.integrations.notify.signing import verify_signature_header
 from ninefold.notification import flows, jobs, store
 from ninefold.notification.models import OutboxItem
 from ninefold.system.metrics import make_metrics
+from tests.receiver import WebhookReceiver
 from tests.test_outbox import SECRET, T0, add_channel, note
 
 
-@dataclass
-class Hit:
-    """One request as the receiver saw it."""
-
-    path: str
-    headers: dict[str, str]
-    body: bytes
-
-
-@dataclass
-class Receiver:
-    """A loopback webhook receiver answering scripted statuses per path (then 200)."""
-
-    script: dict[str, list[int]] = field(default_factory=dict)
-    hits: list[Hit] = field(default_factory=list)
-    delay: float = 0.0
-    port: int = 0
-    _lock: threading.Lock = field(default_factory=threading.Lock)
-    _server: ThreadingHTTPServer | None = None
-
-    def start(self) -> Receiver:
-        """Serve in a daemon thread on a free port."""
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
-                with receiver._lock:
-                    receiver.hits.append(
-                        Hit(self.path, {k.lower(): v for k, v in self.headers.items()}, body)
-                    )
-                    queue = receiver.script.get(self.path, [])
-                    status = queue.pop(0) if queue else 200
-                if receiver.delay:
-                    time.sleep(receiver.delay)
-                self.send_response(status)
-                self.send_header("Content-Length", "2")
-                self.end_headers()
-                self.wfile.write(b"ok")
-
-            def log_message(self, *args: Any) -> None:
-                return
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.port = int(self._server.server_address[1])
-        server = self._server
-        threading.Thread(target=lambda: server.serve_forever(0.02), daemon=True).start()
-        return self
-
-    def url(self, path: str) -> str:
-        """The receiver's URL for ``path``."""
-        return f"http://127.0.0.1:{self.port}{path}"
-
-    def by_key(self) -> Counter[str]:
-        """How many requests each idempotency key got."""
-        with self._lock:
-            return Counter(h.headers["idempotency-key"] for h in self.hits)
-
-    def stop(self) -> None:
-        """Stop serving."""
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-
-
 @pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    r = Receiver().start()
+def receiver() -> Iterator[WebhookReceiver]:
+    r = WebhookReceiver().start()
     yield r
     r.stop()
 
@@ -134,7 +66,7 @@ def row(factory: sessionmaker[Session], item_id: int) -> OutboxItem:
 
 
 def test_delivered_signed_with_the_idempotency_key(
-    session_factory: sessionmaker[Session], receiver: Receiver, senders: flows.Senders
+    session_factory: sessionmaker[Session], receiver: WebhookReceiver, senders: flows.Senders
 ) -> None:
     add_channel(session_factory, target=receiver.url("/hook"))
     item_id = enqueue(session_factory, "ops-hook")
@@ -165,7 +97,7 @@ def test_delivered_signed_with_the_idempotency_key(
 )
 def test_chat_channels_get_their_format(
     session_factory: sessionmaker[Session],
-    receiver: Receiver,
+    receiver: WebhookReceiver,
     senders: flows.Senders,
     kind: str,
     fmt: PayloadFormat,
@@ -179,7 +111,7 @@ def test_chat_channels_get_their_format(
 
 
 def test_two_failures_then_sent_with_backoff(
-    session_factory: sessionmaker[Session], receiver: Receiver, senders: flows.Senders
+    session_factory: sessionmaker[Session], receiver: WebhookReceiver, senders: flows.Senders
 ) -> None:
     receiver.script["/flaky"] = [500, 500]
     add_channel(session_factory, target=receiver.url("/flaky"))
@@ -214,7 +146,7 @@ def test_two_failures_then_sent_with_backoff(
     assert final == flows.DeliveryReport(claimed=1, sent=1)
     item = row(session_factory, item_id)
     assert (item.status, item.attempts, item.sent_at) == ("sent", 3, now)
-    assert receiver.by_key() == {"alert-42:page:1": 3}
+    assert receiver.counts() == {"alert-42:page:1": 3}
     bodies = {h.body for h in receiver.hits}
     assert len(bodies) == 1  # every retry carries the same body
 
@@ -222,7 +154,7 @@ def test_two_failures_then_sent_with_backoff(
 def test_refused_until_dead_then_retried_through_the_api(
     session_factory: sessionmaker[Session],
     client: TestClient,
-    receiver: Receiver,
+    receiver: WebhookReceiver,
     senders: flows.Senders,
     viewer_headers: dict[str, str],
     responder_headers: dict[str, str],
@@ -265,7 +197,7 @@ def test_refused_until_dead_then_retried_through_the_api(
     )
     # The API's clock is T0: the requeued letter is due at once.
     assert flows.deliver_due(session_factory, now=T0, senders=senders).sent == 1
-    assert receiver.by_key() == {"alert-42:page:1": 1}
+    assert receiver.counts() == {"alert-42:page:1": 1}
     assert (
         client.get(
             "/api/v1/notifications", params={"status": "dead"}, headers=viewer_headers
@@ -275,7 +207,7 @@ def test_refused_until_dead_then_retried_through_the_api(
 
 
 def test_permanent_failure_is_dead_at_once(
-    session_factory: sessionmaker[Session], receiver: Receiver, senders: flows.Senders
+    session_factory: sessionmaker[Session], receiver: WebhookReceiver, senders: flows.Senders
 ) -> None:
     receiver.script["/bad"] = [400]
     add_channel(session_factory, target=receiver.url("/bad"))
@@ -289,7 +221,7 @@ def test_permanent_failure_is_dead_at_once(
 
 
 def test_disabled_channel_and_missing_smtp(
-    session_factory: sessionmaker[Session], receiver: Receiver, senders: flows.Senders
+    session_factory: sessionmaker[Session], receiver: WebhookReceiver, senders: flows.Senders
 ) -> None:
     add_channel(session_factory, "off", target=receiver.url("/off"), enabled=False)
     add_channel(session_factory, "mail", kind="email", target="ops@example.com", secret=None)
@@ -304,7 +236,7 @@ def test_disabled_channel_and_missing_smtp(
 
 
 def test_expired_lease_is_claimed_again_and_the_stale_result_ignored(
-    session_factory: sessionmaker[Session], receiver: Receiver, senders: flows.Senders
+    session_factory: sessionmaker[Session], receiver: WebhookReceiver, senders: flows.Senders
 ) -> None:
     add_channel(session_factory, target=receiver.url("/hook"))
     item_id = enqueue(session_factory, "ops-hook")
@@ -328,7 +260,7 @@ def test_expired_lease_is_claimed_again_and_the_stale_result_ignored(
 
 
 def test_concurrent_deliveries_send_each_row_once(
-    db_url: str, session_factory: sessionmaker[Session], receiver: Receiver
+    db_url: str, session_factory: sessionmaker[Session], receiver: WebhookReceiver
 ) -> None:
     if not db_url.startswith("postgresql"):
         pytest.skip("replicas share work only on PostgreSQL (SQLite is one process)")
@@ -361,14 +293,14 @@ def test_concurrent_deliveries_send_each_row_once(
     for t in threads:
         t.join(timeout=60)
     assert errors == []
-    assert receiver.by_key() == dict.fromkeys(keys, 1)
+    assert receiver.counts() == dict.fromkeys(keys, 1)
     assert sum(r.sent for r in reports) == len(keys)
     with session_factory() as session:
         assert set(session.scalars(select(OutboxItem.status))) == {"sent"}
 
 
 def test_claim_skips_rows_another_replica_holds(
-    db_url: str, session_factory: sessionmaker[Session], receiver: Receiver
+    db_url: str, session_factory: sessionmaker[Session], receiver: WebhookReceiver
 ) -> None:
     if not db_url.startswith("postgresql"):
         pytest.skip("FOR UPDATE SKIP LOCKED is PostgreSQL's")
@@ -397,7 +329,7 @@ def test_claim_skips_rows_another_replica_holds(
         assert not thread.is_alive(), "the claim waited for another replica's row locks"
         other.rollback()
     assert reports == [flows.DeliveryReport(claimed=3, sent=3)]
-    assert set(receiver.by_key()) == set(keys) - held
+    assert set(receiver.counts()) == set(keys) - held
 
 
 class Mailbox:
@@ -433,7 +365,7 @@ def test_email_through_a_real_smtp_server(session_factory: sessionmaker[Session]
 
 
 def test_engine_job_uses_real_senders_and_counts(
-    session_factory: sessionmaker[Session], receiver: Receiver, db_url: str
+    session_factory: sessionmaker[Session], receiver: WebhookReceiver, db_url: str
 ) -> None:
     receiver.script["/hook"] = [503]
     add_channel(session_factory, target=receiver.url("/hook"))

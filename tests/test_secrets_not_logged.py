@@ -21,8 +21,9 @@ from ninefold.core.clock import FrozenClock
 from ninefold.integrations.notify.signing import make_action_token, signature_header
 from ninefold.notification import flows, jobs
 from ninefold.system import logsafe
+from tests.receiver import WebhookReceiver
 from tests.test_outbox import note
-from tests.test_outbox_delivery import Mailbox, Receiver, closed_port
+from tests.test_outbox_delivery import Mailbox, closed_port
 
 LINK_KEY = "link-signing-key-5b0c6a1e9f"
 SMTP_PASSWORD = "smtp-password-7d2e41c0"
@@ -49,8 +50,8 @@ def smtp_port() -> Iterator[int]:
 
 
 @pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    r = Receiver().start()
+def receiver() -> Iterator[WebhookReceiver]:
+    r = WebhookReceiver().start()
     yield r
     r.stop()
 
@@ -71,7 +72,7 @@ def test_no_secret_in_any_log_record(
     session_factory: sessionmaker[Session],
     admin_headers: dict[str, str],
     smtp_port: int,
-    receiver: Receiver,
+    receiver: WebhookReceiver,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     for name in (None, "sqlalchemy", "httpx", "httpcore", "uvicorn", "ninefold"):

@@ -3,8 +3,8 @@
 * :class:`PrivatePostgres` is a PostgreSQL of our own (``initdb`` into a temporary directory,
   ``postgres`` on a free loopback port) that the tests stop, SIGKILL and start again. Never the
   shared server: only its own process group is ever signalled.
-* :class:`FaultyReceiver` is a webhook receiver whose paths answer 500 or hang, and which
-  records when each attempt arrived (to check the retry schedule).
+* the webhook receiver whose paths answer 500 or hang is :class:`tests.receiver.WebhookReceiver`
+  (it records when each attempt arrived, to check the retry schedule).
 * :class:`AlertLoad` posts one new alert every ``interval`` seconds to one replica and records
   each answer, so a test knows which alerts were acknowledged (2xx) and how the rest failed.
 * :func:`alerts_of_run` reads a run's alerts back through the API (never the tables: how intake
@@ -23,7 +23,6 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +30,7 @@ import httpx
 import psycopg
 
 from tests.background import BackgroundLoop
-from tests.cluster import _QuietServer, alert_body, free_port
+from tests.cluster import alert_body, free_port
 
 PG_BIN = Path("/usr/lib/postgresql/15/bin")
 
@@ -248,78 +247,3 @@ def alerts_of_run(base: str, token: str, run: str, timeout: float = 10.0) -> dic
             offset += len(page["items"])
             if not page["items"] or offset >= page["total"]:
                 return found
-
-
-@dataclass
-class Hit:
-    """One request a :class:`FaultyReceiver` got: when (monotonic), where, headers, body."""
-
-    at: float
-    path: str
-    headers: dict[str, str]
-    body: bytes
-
-
-@dataclass
-class FaultyReceiver:
-    """A loopback webhook receiver whose paths answer 200 unless told otherwise: a status code
-    (``/broken``: 500) or ``"hang"`` (answers nothing for ``hang_seconds``)."""
-
-    faults: dict[str, int | str] = field(default_factory=dict)
-    hang_seconds: float = 30.0
-    hits: list[Hit] = field(default_factory=list)
-    port: int = 0
-    _lock: threading.Lock = field(default_factory=threading.Lock)
-    _server: _QuietServer | None = None
-
-    def start(self) -> FaultyReceiver:
-        """Serve in a daemon thread on a free port."""
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
-                hit = Hit(
-                    time.monotonic(),
-                    self.path,
-                    {k.lower(): v for k, v in self.headers.items()},
-                    body,
-                )
-                with receiver._lock:
-                    receiver.hits.append(hit)
-                    fault = receiver.faults.get(self.path, 200)
-                if fault == "hang":
-                    time.sleep(receiver.hang_seconds)
-                    self.close_connection = True
-                    return
-                with contextlib.suppress(ConnectionError):
-                    self.send_response(int(fault))
-                    self.send_header("Content-Length", "2")
-                    self.end_headers()
-                    self.wfile.write(b"ok")
-
-            def log_message(self, *args: Any) -> None:
-                return
-
-        self._server = _QuietServer(("127.0.0.1", 0), Handler)
-        self.port = int(self._server.server_address[1])
-        server = self._server
-        threading.Thread(target=lambda: server.serve_forever(0.05), daemon=True).start()
-        return self
-
-    def url(self, path: str) -> str:
-        """The receiver's URL for ``path``."""
-        return f"http://127.0.0.1:{self.port}{path}"
-
-    def at(self, path: str) -> list[Hit]:
-        """The requests ``path`` got, in order."""
-        with self._lock:
-            return [h for h in self.hits if h.path == path]
-
-    def stop(self) -> None:
-        """Stop serving."""
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()

@@ -17,9 +17,10 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.cluster import MODULES, Receiver, Replica, api, free_port, prepare, serve_env, wait_until
+from tests.cluster import MODULES, Replica, api, free_port, prepare, serve_env, wait_until
 from tests.faults.harness import AlertLoad, alerts_of_run, private_postgres
 from tests.ha_scenario import ROUTING_CRASH
+from tests.receiver import WebhookReceiver
 
 OUTAGE_SECONDS = 4.0
 READY_AGAIN_WITHIN = 20.0
@@ -60,7 +61,7 @@ def test_postgresql_restart_under_load_loses_nothing_acknowledged(tmp_path: Path
         token = prepare(url, tmp_path)
         routing = tmp_path / "routing.yml"
         routing.write_text(ROUTING_CRASH, encoding="utf-8")
-        receiver = Receiver().start()
+        receiver = WebhookReceiver().start()
         env = serve_env(
             url,
             routing_file=str(routing),

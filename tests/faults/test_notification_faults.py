@@ -27,7 +27,7 @@ import pytest
 
 from tests.cluster import Replica, alert_body, api, free_port, fresh_postgres, prepare, serve_env
 from tests.cluster import wait_until as wait
-from tests.faults.harness import FaultyReceiver
+from tests.receiver import WebhookReceiver
 
 PG_URL = os.environ.get("NINEFOLD_TEST_POSTGRES_URL")
 
@@ -128,7 +128,7 @@ def _backends() -> list[Any]:
 def test_failing_targets_retry_then_dead_letter_and_alert_elsewhere(
     tmp_path: Path, backend: str
 ) -> None:
-    receiver = FaultyReceiver(faults={"/broken": 500, "/hang": "hang"}, hang_seconds=30).start()
+    receiver = WebhookReceiver(faults={"/broken": 500, "/hang": "hang"}, hang_seconds=30).start()
     smtp_port = free_port()  # nothing listens: the relay is down
     refused_port = free_port()
     mailbox = Mailbox()

@@ -21,8 +21,8 @@ from typing import Any
 import pytest
 
 from tests.cluster import Replica, api, free_port, prepare, serve_env, wait_until
-from tests.faults.harness import FaultyReceiver
 from tests.prom import Exporter, PrometheusServer
+from tests.receiver import WebhookReceiver
 
 CATALOG = """\
 teams:
@@ -102,7 +102,7 @@ def _fault_and_back(
     base: str,
     token: str,
     prom: PrometheusServer,
-    receiver: FaultyReceiver,
+    receiver: WebhookReceiver,
     replica: Replica,
 ) -> str:
     """Inject ``fault``, check the no-data promise, repair it, check recovery; a summary."""
@@ -151,7 +151,7 @@ def test_prometheus_down_or_hung_means_no_data_and_a_meta_alert(
     tmp_path: Path, prometheus_feed: tuple[Exporter, PrometheusServer]
 ) -> None:
     exporter, prom = prometheus_feed
-    receiver = FaultyReceiver().start()
+    receiver = WebhookReceiver().start()
     replica: Replica | None = None
     try:
         url = f"sqlite:///{tmp_path / 'ninefold.db'}"
