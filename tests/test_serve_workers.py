@@ -172,3 +172,12 @@ def test_a_taken_port_is_an_error_at_once(tmp_path: Path) -> None:
         )
     assert r.returncode == 1
     assert f"cannot listen on 127.0.0.1:{port}" in r.stdout + r.stderr
+
+
+def test_workers_bind_the_address_family_one_worker_would() -> None:
+    """``--host localhost`` is 127.0.0.1 with one worker (uvicorn) and so with several."""
+    from ninefold.cli import workers
+
+    assert workers._address("localhost", 0)[0] == socket.AF_INET
+    assert workers._address("127.0.0.1", 0) == (socket.AF_INET, ("127.0.0.1", 0))
+    assert workers._address("::1", 0)[0] == socket.AF_INET6

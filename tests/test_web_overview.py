@@ -342,7 +342,7 @@ def test_an_expired_value_is_recomputed_by_one_request_while_the_others_get_it()
         release.wait(5)
         return "new"
 
-    later = t0 + timedelta(seconds=2)
+    later = t0 + timedelta(seconds=1.5)  # expired, younger than twice the lifetime
     got: list[str] = []
     first = threading.Thread(target=lambda: got.append(cache.get("k", later, slow)))
     first.start()
@@ -354,3 +354,27 @@ def test_an_expired_value_is_recomputed_by_one_request_while_the_others_get_it()
     assert got == ["new"]
     assert calls == [1]
     assert cache.get("k", later, slow) == "new"
+
+
+def test_a_value_long_expired_is_never_handed_out_while_another_request_recomputes() -> None:
+    """After a quiet spell (older than twice the lifetime) every request waits for fresh data:
+    responders opening the overview when an incident starts never see an hour-old list."""
+    t0 = datetime(2026, 11, 1, tzinfo=UTC)
+    cache: TtlCache[str] = TtlCache(timedelta(seconds=1), max_entries=4)
+    assert cache.get("k", t0, lambda: "an hour ago") == "an hour ago"
+    computing, release = threading.Event(), threading.Event()
+
+    def slow() -> str:
+        computing.set()
+        release.wait(5)
+        return "now"
+
+    later = t0 + timedelta(hours=1)
+    first = threading.Thread(target=lambda: cache.get("k", later, slow))
+    first.start()
+    assert computing.wait(5)
+    try:
+        assert cache.get("k", later, lambda: "now") == "now"
+    finally:
+        release.set()
+        first.join(5)

@@ -166,6 +166,18 @@ class _Committer:
             return group
 
     def _run(self) -> None:
+        try:
+            self._serve()
+        except BaseException as exc:  # never leave requests waiting on a dead thread
+            with self._lock:
+                self._running = False
+                left, self._queue = self._queue, []
+            log.exception("the intake commit thread failed")
+            for _, future in left:
+                with suppress(RuntimeError):
+                    future.get_loop().call_soon_threadsafe(_settle, future, exc)
+
+    def _serve(self) -> None:
         while group := self._take():
             error: BaseException | None = None
             engine = self._engine()

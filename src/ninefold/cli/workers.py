@@ -43,8 +43,11 @@ def supported() -> bool:
 
 
 def _address(host: str, port: int) -> tuple[int, Any]:
-    family, _type, _proto, _name, address = socket.getaddrinfo(
-        host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+    """The address family and address uvicorn itself would bind for ``host`` (IPv6 only for
+    a host with a colon: ``localhost`` is 127.0.0.1, as with one worker)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    _family, _type, _proto, _name, address = socket.getaddrinfo(
+        host, port, family=family, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
     )[0]
     return family, address
 
@@ -104,7 +107,9 @@ class Supervisor:
             for sig in (signal.SIGINT, signal.SIGTERM):
                 restore.append((sig, signal.signal(sig, lambda *_: self.stop())))
         try:
-            self.processes = [self._start() for _ in range(self._count)]
+            self.processes = []
+            for _ in range(self._count):  # one by one: a failure stops those already started
+                self.processes.append(self._start())
             while not self._stopping.wait(0.5):
                 for i, process in enumerate(self.processes):
                     if process.is_alive():
@@ -120,7 +125,7 @@ class Supervisor:
         finally:
             self._shutdown()
             for signum, handler in restore:
-                signal.signal(signum, handler)
+                signal.signal(signum, signal.SIG_DFL if handler is None else handler)
 
     def _shutdown(self) -> None:
         for process in self.processes:

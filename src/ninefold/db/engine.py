@@ -63,8 +63,8 @@ def _ping_when_idle(engine: Engine, idle_seconds: float) -> None:
     and per engine job, on a busy console about one statement in six. A connection in steady
     use proves itself alive by its last statement; one that sat idle may have been closed by
     a restarted server, a proxy or a firewall meanwhile, and is pinged first. A failed ping
-    raises ``DisconnectionError``, and the pool then replaces that connection (and, as with
-    any disconnect, every connection older than it) before handing one out. A busy connection
+    raises ``DisconnectionError`` and the pool replaces that connection before handing one
+    out (the other idle ones are pinged at their own checkout). A busy connection
     lost to a server restart fails its next statement instead: SQLAlchemy invalidates the
     pool, the request gets 503 (``app.py``) and the next one a fresh connection.
     """

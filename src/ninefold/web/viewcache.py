@@ -38,14 +38,20 @@ class TtlCache(Generic[V]):
         """The value of ``key`` computed at most ``ttl`` before ``now``, else ``compute()``.
 
         While one request recomputes an expired value, the others get the expired one at once
-        (so a page's value is at most ``ttl`` plus one computation old) instead of all
-        computing it together when it expires. Requests that find no value at all compute it
-        (bounded by the number of concurrent requests, and cheaper than holding a lock around
-        database work)."""
+        if it is younger than twice ``ttl``, instead of all computing it together when it
+        expires; an older one (nobody asked for a while) is computed like a missing one.
+        Requests that find no value at all compute it (bounded by the number of concurrent
+        requests, and cheaper than holding a lock around database work)."""
         with self._lock:
             found = self._entries.get(key)
-            fresh = found is not None and found[0] <= now < found[0] + self.ttl
-            if found is not None and found[0] <= now and (fresh or key in self._computing):
+            age = now - found[0] if found is not None else None
+            # fresh, or expired but younger than 2 × ttl while another request recomputes it
+            if (
+                found is not None
+                and age is not None
+                and timedelta(0) <= age
+                and (age < self.ttl or (key in self._computing and age < 2 * self.ttl))
+            ):
                 self._entries.move_to_end(key)
                 return found[1]
             self._computing.add(key)
